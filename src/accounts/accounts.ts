@@ -1,0 +1,109 @@
+import { parsePhoneNumberFromString, validatePhoneNumberLength } from 'libphonenumber-js/max';
+import type { ChannelType } from '../db/types.js';
+import type { FieldError } from '../http/problem.js';
+
+export type AccountKind = 'phone' | 'username' | 'email';
+
+/** A customer's address on a channel, normalised: E.164, `@username` lower-cased, or an email. */
+export interface Account {
+  kind: AccountKind;
+  value: string;
+}
+
+export type ParseResult<T> = { ok: true; value: T } | { ok: false; error: Omit<FieldError, 'field'> };
+
+const PHONE_FORMATTING = /^[\d\s\-.()+]+$/;
+// Practical RFC 5321/5322 subset: local part without spaces or quotes, a dotted domain.
+const EMAIL = /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/;
+// Telegram usernames: 5–32 characters, letters, digits and underscores, starting with a letter.
+const TELEGRAM_USERNAME = /^@[A-Za-z][A-Za-z0-9_]{3,31}$/;
+
+/**
+ * Normalises a phone number given in full international format (`+` and country code;
+ * spaces, dashes, dots and parentheses allowed) to E.164. A number without `+` is refused
+ * with a message that shows the `+` form, so the caller can see what was meant.
+ */
+export function normalisePhone(input: string): ParseResult<string> {
+  const trimmed = input.trim();
+  if (!PHONE_FORMATTING.test(trimmed) || !/\d/.test(trimmed)) {
+    return invalidPhone('Must be a phone number in full international format, e.g. +4915123456789.');
+  }
+  if (!trimmed.startsWith('+') || trimmed.indexOf('+', 1) !== -1) {
+    const digits = trimmed.replace(/\D/g, '');
+    return invalidPhone(
+      `Phone numbers need the full international format with + and country code: write +${digits} if that is the number meant.`,
+    );
+  }
+  const parsed = parsePhoneNumberFromString(trimmed);
+  // "Possible" (right length for the country) rather than "valid" (in an allocated range):
+  // newly allocated ranges and providers' test numbers must not be refused.
+  if (!parsed || !parsed.isPossible() || parsed.number.length > 16) {
+    const reason = validatePhoneNumberLength(trimmed);
+    const why = reason === 'TOO_SHORT' ? ' (too short)' : reason === 'TOO_LONG' ? ' (too long)' : '';
+    return invalidPhone(`${trimmed} is not a possible phone number${why}.`);
+  }
+  return { ok: true, value: parsed.number };
+}
+
+function invalidPhone(message: string): ParseResult<never> {
+  return { ok: false, error: { code: 'invalid_phone_number', message } };
+}
+
+/** Normalises an email address: trimmed, domain lower-cased (the local part is kept as given). */
+export function normaliseEmail(input: string): ParseResult<string> {
+  const trimmed = input.trim();
+  if (trimmed.length > 254 || !EMAIL.test(trimmed)) {
+    return { ok: false, error: { code: 'invalid_email', message: `${truncate(trimmed)} is not a valid email address.` } };
+  }
+  const at = trimmed.lastIndexOf('@');
+  if (at > 64) {
+    return { ok: false, error: { code: 'invalid_email', message: 'The part before @ is longer than 64 characters.' } };
+  }
+  return { ok: true, value: `${trimmed.slice(0, at)}@${trimmed.slice(at + 1).toLowerCase()}` };
+}
+
+/** Parses an `account` field: `@username`, an email address (contains `@` after text) or a phone. */
+export function parseAccount(input: string): ParseResult<Account> {
+  const trimmed = input.trim();
+  if (trimmed.startsWith('@')) {
+    if (!TELEGRAM_USERNAME.test(trimmed)) {
+      return { ok: false, error: { code: 'invalid_username', message: 'A Telegram username is @ and 5–32 letters, digits or underscores.' } };
+    }
+    return { ok: true, value: { kind: 'username', value: trimmed.toLowerCase() } };
+  }
+  if (trimmed.includes('@')) {
+    const email = normaliseEmail(trimmed);
+    return email.ok ? { ok: true, value: { kind: 'email', value: email.value } } : email;
+  }
+  const phone = normalisePhone(trimmed);
+  return phone.ok ? { ok: true, value: { kind: 'phone', value: phone.value } } : phone;
+}
+
+const KINDS_BY_CHANNEL: Record<ChannelType, readonly AccountKind[]> = {
+  whatsapp: ['phone'],
+  telegram: ['phone', 'username'],
+  email: ['email'],
+};
+
+/** Whether an account of this kind can reach a person on this channel. */
+export function accountFitsChannel(kind: AccountKind, channel: ChannelType): boolean {
+  return KINDS_BY_CHANNEL[channel].includes(kind);
+}
+
+/** The kind of contact detail a channel falls back to when `account` is omitted. */
+export function defaultAccountKind(channel: ChannelType): 'phone' | 'email' {
+  return channel === 'email' ? 'email' : 'phone';
+}
+
+/** Masks an account for logs: `+4915*****789`, `a***@example.com`, `@an***`. */
+export function maskAccount(value: string): string {
+  if (value.startsWith('+')) return value.length <= 8 ? `${value.slice(0, 3)}***` : `${value.slice(0, 5)}${'*'.repeat(value.length - 8)}${value.slice(-3)}`;
+  const at = value.indexOf('@');
+  if (at > 0) return `${value.charAt(0)}***${value.slice(at)}`;
+  if (at === 0) return `${value.slice(0, 3)}***`;
+  return '***';
+}
+
+function truncate(text: string): string {
+  return text.length > 64 ? `${text.slice(0, 61)}...` : text;
+}

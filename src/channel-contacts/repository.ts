@@ -1,0 +1,67 @@
+import { type Kysely, type Transaction, sql } from 'kysely';
+import type { ChannelContactRow, Database } from '../db/types.js';
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+export interface ChannelContactSighting {
+  liveChatId: string;
+  /** The provider's id of the person: Telegram user id, WhatsApp wa_id. */
+  externalUserId: string;
+  chatId?: string | null | undefined;
+  username?: string | null | undefined;
+  /** E.164, when known. */
+  phone?: string | null | undefined;
+  /** When the person wrote; the latest one wins. */
+  at: Date;
+}
+
+/**
+ * Records that a person wrote to a live chat's channel. Known details are kept when a later
+ * message lacks them (a phone is shared once); the last inbound time only moves forward.
+ */
+export async function recordChannelContact(db: Db, s: ChannelContactSighting): Promise<ChannelContactRow> {
+  return db
+    .insertInto('channel_contacts')
+    .values({
+      live_chat_id: s.liveChatId,
+      external_user_id: s.externalUserId,
+      chat_id: s.chatId ?? null,
+      username: s.username ?? null,
+      phone: s.phone ?? null,
+      first_inbound_at: s.at,
+      last_inbound_at: s.at,
+    })
+    .onConflict((oc) =>
+      oc.columns(['live_chat_id', 'external_user_id']).doUpdateSet({
+        chat_id: sql`coalesce(excluded.chat_id, channel_contacts.chat_id)`,
+        username: sql`coalesce(excluded.username, channel_contacts.username)`,
+        phone: sql`coalesce(excluded.phone, channel_contacts.phone)`,
+        first_inbound_at: sql`least(channel_contacts.first_inbound_at, excluded.first_inbound_at)`,
+        last_inbound_at: sql`greatest(channel_contacts.last_inbound_at, excluded.last_inbound_at)`,
+        updated_at: sql`now()`,
+      }),
+    )
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+/** The person behind a normalised account (`+E164` or `@username`), if they wrote to the channel. */
+export function findChannelContactByAccount(db: Db, liveChatId: string, account: string): Promise<ChannelContactRow | undefined> {
+  let q = db.selectFrom('channel_contacts').selectAll().where('live_chat_id', '=', liveChatId);
+  if (account.startsWith('@')) {
+    q = q.where(sql<boolean>`lower(username) = ${account.slice(1).toLowerCase()}`);
+  } else {
+    // WhatsApp identifies people by wa_id, the number's digits; Telegram by a shared phone.
+    q = q.where((eb) => eb.or([eb('phone', '=', account), eb('external_user_id', '=', account.replace(/^\+/, ''))]));
+  }
+  return q.orderBy('last_inbound_at', 'desc').limit(1).executeTakeFirst();
+}
+
+export function findChannelContactByExternalId(db: Db, liveChatId: string, externalUserId: string): Promise<ChannelContactRow | undefined> {
+  return db
+    .selectFrom('channel_contacts')
+    .selectAll()
+    .where('live_chat_id', '=', liveChatId)
+    .where('external_user_id', '=', externalUserId)
+    .executeTakeFirst();
+}

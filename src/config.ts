@@ -1,0 +1,114 @@
+import { randomBytes } from 'node:crypto';
+import { envSchema } from 'env-schema';
+import { Type, type Static } from 'typebox';
+
+const BooleanString = Type.Union([Type.Literal('true'), Type.Literal('false')]);
+
+const EnvSchema = Type.Object({
+  NODE_ENV: Type.Union([Type.Literal('development'), Type.Literal('production'), Type.Literal('test')], { default: 'development' }),
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
+  HOST: Type.String({ minLength: 1, default: '0.0.0.0' }),
+  DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
+  DATABASE_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 500, default: 20 }),
+  DATA_DIR: Type.String({ minLength: 1, default: './.data' }),
+  ADMIN_API_KEY: Type.Optional(Type.String({ minLength: 16 })),
+  SECRETS_KEY: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9+/]{43}=$' })),
+  WHATSAPP_API_BASE_URL: Type.String({ pattern: '^https?://', default: 'https://graph.facebook.com/v21.0' }),
+  TELEGRAM_API_BASE_URL: Type.String({ pattern: '^https?://', default: 'https://api.telegram.org' }),
+  LOG_LEVEL: Type.Union(
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+    { default: 'info' },
+  ),
+  RATE_LIMIT_PER_MINUTE: Type.Integer({ minimum: 0, default: 6000 }),
+  BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, default: 262_144 }),
+  DISPATCHER_ENABLED: Type.Union([BooleanString], { default: 'true' }),
+  DELIVERY_MAX_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 100, default: 10 }),
+  DELIVERY_RETRY_BASE_MS: Type.Integer({ minimum: 10, default: 2_000 }),
+  DELIVERY_RETRY_MAX_MS: Type.Integer({ minimum: 100, default: 600_000 }),
+  PROVIDER_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 10_000 }),
+});
+
+type Env = Static<typeof EnvSchema>;
+
+export interface Config {
+  nodeEnv: Env['NODE_ENV'];
+  port: number;
+  host: string;
+  databaseUrl: string | undefined;
+  databasePoolSize: number;
+  dataDir: string;
+  /** The bootstrap admin key; generated (and printed once) in development when unset. */
+  adminApiKey: string | undefined;
+  /** 32 bytes that encrypt channel secrets at rest. */
+  secretsKey: Buffer;
+  whatsappApiBaseUrl: string;
+  telegramApiBaseUrl: string;
+  logLevel: string;
+  rateLimitPerMinute: number;
+  bodyLimitBytes: number;
+  dispatcherEnabled: boolean;
+  delivery: { maxAttempts: number; retryBaseMs: number; retryMaxMs: number; providerTimeoutMs: number };
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+// Only for development and tests: anyone can read it here, so production refuses it.
+const DEVELOPMENT_SECRETS_KEY = Buffer.alloc(32, 'development-only-secrets-key!!!!');
+
+/**
+ * Reads and validates the environment once. Throws a ConfigError naming the variable when a
+ * value is malformed, or when production runs without ADMIN_API_KEY or SECRETS_KEY.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  let parsed: Env;
+  try {
+    parsed = envSchema<Env>({ schema: EnvSchema, data: { ...env }, dotenv: false });
+  } catch (error) {
+    throw new ConfigError(`Invalid configuration: ${describeEnvError(error)}`);
+  }
+  const production = parsed.NODE_ENV === 'production';
+  if (production && !parsed.ADMIN_API_KEY) {
+    throw new ConfigError('Invalid configuration: ADMIN_API_KEY is required when NODE_ENV=production');
+  }
+  if (production && !parsed.SECRETS_KEY) {
+    throw new ConfigError('Invalid configuration: SECRETS_KEY is required when NODE_ENV=production (32 random bytes, base64)');
+  }
+  if (parsed.DELIVERY_RETRY_MAX_MS < parsed.DELIVERY_RETRY_BASE_MS) {
+    throw new ConfigError('Invalid configuration: DELIVERY_RETRY_MAX_MS must not be below DELIVERY_RETRY_BASE_MS');
+  }
+  return {
+    nodeEnv: parsed.NODE_ENV,
+    port: parsed.PORT,
+    host: parsed.HOST,
+    databaseUrl: parsed.DATABASE_URL || undefined,
+    databasePoolSize: parsed.DATABASE_POOL_SIZE,
+    dataDir: parsed.DATA_DIR,
+    adminApiKey: parsed.ADMIN_API_KEY,
+    secretsKey: parsed.SECRETS_KEY ? Buffer.from(parsed.SECRETS_KEY, 'base64') : DEVELOPMENT_SECRETS_KEY,
+    whatsappApiBaseUrl: parsed.WHATSAPP_API_BASE_URL.replace(/\/+$/, ''),
+    telegramApiBaseUrl: parsed.TELEGRAM_API_BASE_URL.replace(/\/+$/, ''),
+    logLevel: parsed.LOG_LEVEL,
+    rateLimitPerMinute: parsed.RATE_LIMIT_PER_MINUTE,
+    bodyLimitBytes: parsed.BODY_LIMIT_BYTES,
+    dispatcherEnabled: parsed.DISPATCHER_ENABLED === 'true',
+    delivery: {
+      maxAttempts: parsed.DELIVERY_MAX_ATTEMPTS,
+      retryBaseMs: parsed.DELIVERY_RETRY_BASE_MS,
+      retryMaxMs: parsed.DELIVERY_RETRY_MAX_MS,
+      providerTimeoutMs: parsed.PROVIDER_TIMEOUT_MS,
+    },
+  };
+}
+
+/** env-schema reports `env/PORT must be integer`; keep the variable's name in front. */
+function describeEnvError(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.replace(/env\//g, '').replace(/^env /, '');
+}
+
+/** A fresh random admin key for a development start without ADMIN_API_KEY. */
+export function generateApiKey(): string {
+  return `sk_${randomBytes(24).toString('base64url')}`;
+}

@@ -1,0 +1,139 @@
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+
+type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
+type UpdatedAt = ColumnType<Date, Date | string | undefined, Date | string>;
+type Timestamp = ColumnType<Date, Date | string, Date | string>;
+
+export type ChannelType = 'whatsapp' | 'telegram' | 'email';
+export type SessionStatus = 'open' | 'closed';
+export type MessageDirection = 'outbound' | 'inbound';
+export type MessageStatus = 'queued' | 'sent' | 'delivered' | 'read' | 'failed' | 'received';
+
+export interface MessageTemplate {
+  name: string;
+  language: string;
+  parameters?: string[];
+}
+
+export interface MessageError {
+  code: string;
+  message: string;
+}
+
+export interface ApiKeysTable {
+  id: Generated<string>;
+  name: string;
+  scopes: string[];
+  key_hash: string;
+  created_at: CreatedAt;
+  revoked_at: Timestamp | null;
+}
+
+export interface LiveChatsTable {
+  id: Generated<string>;
+  name: string;
+  channel_type: ChannelType;
+  channel_settings: ColumnType<Record<string, unknown>, string, string>;
+  channel_secrets: string;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+}
+
+export interface LiveChatOperatorsTable {
+  live_chat_id: string;
+  operator_id: string;
+  assigned_at: CreatedAt;
+}
+
+export interface ContactsTable {
+  id: Generated<string>;
+  name: string;
+  phones: string[];
+  emails: string[];
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+}
+
+export interface SessionsTable {
+  id: Generated<string>;
+  live_chat_id: string;
+  channel: ChannelType;
+  contact_id: string;
+  account: string;
+  peer: string;
+  operator_id: string;
+  status: SessionStatus;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+  closed_at: Timestamp | null;
+}
+
+export interface MessagesTable {
+  id: Generated<string>;
+  session_id: string;
+  live_chat_id: string;
+  direction: MessageDirection;
+  text: string | null;
+  template: ColumnType<MessageTemplate | null, string | null, string | null>;
+  status: MessageStatus;
+  provider_message_id: string | null;
+  provider_recipient: string | null;
+  error: ColumnType<MessageError | null, string | null, string | null>;
+  attempts: ColumnType<number, number | undefined, number>;
+  next_attempt_at: Timestamp | null;
+  locked_until: Timestamp | null;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+}
+
+export interface ChannelContactsTable {
+  id: Generated<string>;
+  live_chat_id: string;
+  external_user_id: string;
+  chat_id: string | null;
+  username: string | null;
+  phone: string | null;
+  first_inbound_at: Timestamp;
+  last_inbound_at: Timestamp;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+}
+
+export interface ProcessedEventsTable {
+  live_chat_id: string;
+  event_id: string;
+  processed_at: CreatedAt;
+}
+
+export interface IdempotencyKeysTable {
+  api_key_id: string;
+  key: string;
+  fingerprint: string;
+  status: 'running' | 'done';
+  response_code: number | null;
+  response_body: ColumnType<unknown, string | null, string | null>;
+  locked_until: Timestamp;
+  expires_at: Timestamp;
+  created_at: CreatedAt;
+}
+
+export interface Database {
+  api_keys: ApiKeysTable;
+  live_chats: LiveChatsTable;
+  live_chat_operators: LiveChatOperatorsTable;
+  contacts: ContactsTable;
+  sessions: SessionsTable;
+  messages: MessagesTable;
+  channel_contacts: ChannelContactsTable;
+  processed_events: ProcessedEventsTable;
+  idempotency_keys: IdempotencyKeysTable;
+}
+
+export type ApiKeyRow = Selectable<ApiKeysTable>;
+export type LiveChatRow = Selectable<LiveChatsTable>;
+export type ContactRow = Selectable<ContactsTable>;
+export type NewContact = Insertable<ContactsTable>;
+export type ContactUpdate = Updateable<ContactsTable>;
+export type SessionRow = Selectable<SessionsTable>;
+export type MessageRow = Selectable<MessagesTable>;
+export type ChannelContactRow = Selectable<ChannelContactsTable>;

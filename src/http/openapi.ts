@@ -1,0 +1,47 @@
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+
+export const API_TITLE = 'Session initiation API';
+export const API_VERSION = '1.0.0';
+
+/** OpenAPI 3.1 generated from the route schemas, at /openapi.json, browsable at /docs. */
+export const openapiPlugin = fp(
+  async (app: FastifyInstance) => {
+    await app.register(swagger, {
+      openapi: {
+        openapi: '3.1.0',
+        info: {
+          title: API_TITLE,
+          version: API_VERSION,
+          description:
+            'Lets live-chat operators initiate a chat session with an external customer over a connected channel: ' +
+            'a WhatsApp Business number, a Telegram bot or an email inbox. Errors are RFC 9457 problem details ' +
+            'with a stable `code`.',
+        },
+        components: {
+          securitySchemes: {
+            bearerAuth: { type: 'http', scheme: 'bearer', description: 'An API key created with POST /api-keys, or ADMIN_API_KEY.' },
+          },
+        },
+        security: [{ bearerAuth: [] }],
+        tags: [
+          { name: 'sessions', description: 'Initiate, list, close and reopen sessions; send and list messages.' },
+          { name: 'contacts', description: 'The customer directory.' },
+          { name: 'live-chats', description: 'Connected channels and their operators (admin).' },
+          { name: 'api-keys', description: 'API keys and their scopes (admin).' },
+          { name: 'webhooks', description: 'Inbound provider events, authenticated by the channel’s own secret.' },
+          { name: 'operations', description: 'Health, readiness and metrics.' },
+        ],
+      },
+      refResolver: {
+        buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`),
+      },
+      hideUntagged: true,
+    });
+    await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
+    app.get('/openapi.json', { config: { access: 'public' }, schema: { hide: true } }, async () => app.swagger());
+  },
+  { name: 'openapi' },
+);

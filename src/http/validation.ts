@@ -1,0 +1,17 @@
+import { Ajv, type Options } from 'ajv';
+import addFormats from 'ajv-formats';
+import type { FastifySchemaCompiler } from 'fastify';
+
+function createAjv(options: Options): Ajv {
+  const ajv = new Ajv({ allErrors: true, removeAdditional: false, useDefaults: true, discriminator: true, strict: false, ...options });
+  addFormats.default(ajv);
+  return ajv;
+}
+
+// Bodies are JSON and must arrive with the right types; the query string and path are text
+// and get coerced ("?limit=5" becomes 5).
+const bodyAjv = createAjv({ coerceTypes: false });
+const textAjv = createAjv({ coerceTypes: 'array' });
+
+export const validatorCompiler: FastifySchemaCompiler<unknown> = ({ schema, httpPart }) =>
+  (httpPart === 'body' ? bodyAjv : textAjv).compile(schema as object);

@@ -1,0 +1,115 @@
+import type { ChannelType } from '../db/types.js';
+
+export interface WhatsAppChannel {
+  type: 'whatsapp';
+  phoneNumberId: string;
+  accessToken: string;
+  appSecret?: string;
+  verifyToken?: string;
+}
+
+export interface TelegramChannel {
+  type: 'telegram';
+  botToken: string;
+  webhookSecret?: string;
+}
+
+export interface SmtpSettings {
+  host: string;
+  port: number;
+  secure: boolean;
+  username?: string;
+  password?: string;
+}
+
+export interface EmailChannel {
+  type: 'email';
+  address: string;
+  smtp: SmtpSettings;
+}
+
+/** A live chat's channel with its secrets, as the service and channel clients use it. */
+export type Channel = WhatsAppChannel | TelegramChannel | EmailChannel;
+
+/** A channel as given to the API: `smtp.secure` may be left to its default. */
+export type ChannelInput =
+  | WhatsAppChannel
+  | TelegramChannel
+  | (Omit<EmailChannel, 'smtp'> & { smtp: Omit<SmtpSettings, 'secure'> & { secure?: boolean | undefined } });
+
+export interface LiveChat {
+  id: string;
+  name: string;
+  channel: Channel;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** The names of write-only fields per channel type; `smtp.password` is nested. */
+export const SECRET_FIELDS: Record<ChannelType, readonly string[]> = {
+  whatsapp: ['accessToken', 'appSecret', 'verifyToken'],
+  telegram: ['botToken', 'webhookSecret'],
+  email: ['smtp.password'],
+};
+
+/** Splits a channel into the stored non-secret settings and the secrets to seal. */
+export function splitChannel(channel: Channel): { settings: Record<string, unknown>; secrets: Record<string, string> } {
+  switch (channel.type) {
+    case 'whatsapp': {
+      const { accessToken, appSecret, verifyToken, type: _type, ...settings } = channel;
+      return { settings, secrets: compact({ accessToken, appSecret, verifyToken }) };
+    }
+    case 'telegram': {
+      const { botToken, webhookSecret, type: _type, ...settings } = channel;
+      return { settings, secrets: compact({ botToken, webhookSecret }) };
+    }
+    case 'email': {
+      const { password, ...smtp } = channel.smtp;
+      return { settings: { address: channel.address, smtp }, secrets: compact({ smtpPassword: password }) };
+    }
+  }
+}
+
+/** The inverse of splitChannel. */
+export function joinChannel(type: ChannelType, settings: Record<string, unknown>, secrets: Record<string, string>): Channel {
+  switch (type) {
+    case 'whatsapp':
+      return { type, ...(settings as { phoneNumberId: string }), accessToken: secrets.accessToken ?? '', ...pick(secrets, ['appSecret', 'verifyToken']) };
+    case 'telegram':
+      return { type, botToken: secrets.botToken ?? '', ...pick(secrets, ['webhookSecret']) };
+    case 'email': {
+      const { address, smtp } = settings as { address: string; smtp: Omit<SmtpSettings, 'password'> };
+      return { type, address, smtp: { ...smtp, ...(secrets.smtpPassword ? { password: secrets.smtpPassword } : {}) } };
+    }
+  }
+}
+
+/** The channel as the API shows it: no secrets, but whether each optional one is set. */
+export function publicChannel(channel: Channel): Record<string, unknown> {
+  switch (channel.type) {
+    case 'whatsapp':
+      return {
+        type: channel.type,
+        phoneNumberId: channel.phoneNumberId,
+        appSecretSet: Boolean(channel.appSecret),
+        verifyTokenSet: Boolean(channel.verifyToken),
+      };
+    case 'telegram': {
+      // The numeric part of a bot token is the bot's public id; the rest is the secret.
+      const botId = channel.botToken.split(':')[0] ?? '';
+      return { type: channel.type, botId, webhookSecretSet: Boolean(channel.webhookSecret) };
+    }
+    case 'email': {
+      const { password, ...smtp } = channel.smtp;
+      return { type: channel.type, address: channel.address, smtp: { ...smtp, passwordSet: Boolean(password) } };
+    }
+  }
+}
+
+function compact(values: Record<string, string | undefined>): Record<string, string> {
+  return Object.fromEntries(Object.entries(values).filter((e): e is [string, string] => typeof e[1] === 'string'));
+}
+
+function pick(values: Record<string, string>, keys: string[]): Record<string, string> {
+  return Object.fromEntries(keys.filter((k) => values[k] !== undefined).map((k) => [k, values[k]!]));
+}

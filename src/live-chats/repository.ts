@@ -1,0 +1,84 @@
+import type { Kysely, Transaction } from 'kysely';
+import type { ChannelType, Database, LiveChatRow } from '../db/types.js';
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+export interface LiveChatValues {
+  name: string;
+  channelType: ChannelType;
+  settings: Record<string, unknown>;
+  sealedSecrets: string;
+}
+
+export function insertLiveChat(db: Db, values: LiveChatValues): Promise<LiveChatRow> {
+  return db
+    .insertInto('live_chats')
+    .values({
+      name: values.name,
+      channel_type: values.channelType,
+      channel_settings: JSON.stringify(values.settings),
+      channel_secrets: values.sealedSecrets,
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+export function findLiveChat(db: Db, id: string): Promise<LiveChatRow | undefined> {
+  return db.selectFrom('live_chats').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+/** Locks the row for the rest of the transaction (a PATCH reads, merges, writes). */
+export function findLiveChatForUpdate(db: Transaction<Database>, id: string): Promise<LiveChatRow | undefined> {
+  return db.selectFrom('live_chats').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
+}
+
+export function listLiveChats(db: Db): Promise<LiveChatRow[]> {
+  return db.selectFrom('live_chats').selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc').execute();
+}
+
+export function updateLiveChat(db: Db, id: string, values: Omit<LiveChatValues, 'channelType'>): Promise<LiveChatRow> {
+  return db
+    .updateTable('live_chats')
+    .set({
+      name: values.name,
+      channel_settings: JSON.stringify(values.settings),
+      channel_secrets: values.sealedSecrets,
+      updated_at: new Date(),
+    })
+    .where('id', '=', id)
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+/** Assigns an operator; assigning twice keeps the first assignment time. */
+export async function assignOperator(db: Db, liveChatId: string, operatorId: string): Promise<void> {
+  await db
+    .insertInto('live_chat_operators')
+    .values({ live_chat_id: liveChatId, operator_id: operatorId })
+    .onConflict((oc) => oc.columns(['live_chat_id', 'operator_id']).doNothing())
+    .execute();
+}
+
+export async function unassignOperator(db: Db, liveChatId: string, operatorId: string): Promise<void> {
+  await db.deleteFrom('live_chat_operators').where('live_chat_id', '=', liveChatId).where('operator_id', '=', operatorId).execute();
+}
+
+export function listOperators(db: Db, liveChatId: string): Promise<{ operator_id: string; assigned_at: Date }[]> {
+  return db
+    .selectFrom('live_chat_operators')
+    .select(['operator_id', 'assigned_at'])
+    .where('live_chat_id', '=', liveChatId)
+    .orderBy('assigned_at')
+    .orderBy('operator_id')
+    .execute();
+}
+
+export async function isOperatorAssigned(db: Db, liveChatId: string, operatorId: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('live_chat_operators')
+    .select('operator_id')
+    .where('live_chat_id', '=', liveChatId)
+    .where('operator_id', '=', operatorId)
+    .executeTakeFirst();
+  return row !== undefined;
+}

@@ -1,0 +1,104 @@
+import { type Static, type TSchema, Type } from 'typebox';
+import { Timestamp, Uuid } from '../http/schemas.js';
+
+const Secret = (description: string) => Type.String({ minLength: 1, maxLength: 4096, description: `${description} Write-only.` });
+
+const WhatsAppInput = Type.Object(
+  {
+    type: Type.Literal('whatsapp'),
+    phoneNumberId: Type.String({ pattern: '^[0-9]{1,32}$', description: 'The WhatsApp Business phone number id.' }),
+    accessToken: Secret('Cloud API access token.'),
+    appSecret: Type.Optional(Secret('App secret that signs webhook events (X-Hub-Signature-256).')),
+    verifyToken: Type.Optional(Secret('Token echoed in the webhook verification handshake.')),
+  },
+  { additionalProperties: false },
+);
+
+const TelegramInput = Type.Object(
+  {
+    type: Type.Literal('telegram'),
+    botToken: Type.String({ pattern: '^[0-9]{1,20}:[A-Za-z0-9_-]{20,100}$', description: 'Bot token from @BotFather. Write-only.' }),
+    webhookSecret: Type.Optional(
+      Type.String({ pattern: '^[A-Za-z0-9_-]{1,256}$', description: 'The secret_token given to setWebhook. Write-only.' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+const SmtpInput = Type.Object(
+  {
+    host: Type.String({ minLength: 1, maxLength: 255 }),
+    port: Type.Integer({ minimum: 1, maximum: 65535 }),
+    secure: Type.Optional(Type.Boolean({ description: 'TLS from the first byte (port 465). Defaults to true on 465.' })),
+    username: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
+    password: Type.Optional(Secret('SMTP password.')),
+  },
+  { additionalProperties: false },
+);
+
+const EmailInput = Type.Object(
+  {
+    type: Type.Literal('email'),
+    address: Type.String({ minLength: 3, maxLength: 254, description: 'The inbox address; messages go out From it.' }),
+    smtp: SmtpInput,
+  },
+  { additionalProperties: false },
+);
+
+/** A discriminated union: validation errors then speak of the chosen channel type only. */
+function discriminated<T extends TSchema[]>(variants: [...T]) {
+  return Type.Unsafe<Static<T[number]>>({ type: 'object', oneOf: variants, discriminator: { propertyName: 'type' }, required: ['type'] });
+}
+
+export const ChannelInput = discriminated([WhatsAppInput, TelegramInput, EmailInput]);
+
+export const ChannelPatchInput = Type.Object(
+  {
+    type: Type.Optional(Type.Union([Type.Literal('whatsapp'), Type.Literal('telegram'), Type.Literal('email')])),
+    phoneNumberId: Type.Optional(WhatsAppInput.properties.phoneNumberId),
+    accessToken: Type.Optional(WhatsAppInput.properties.accessToken),
+    appSecret: Type.Optional(Secret('App secret.')),
+    verifyToken: Type.Optional(Secret('Verify token.')),
+    botToken: Type.Optional(TelegramInput.properties.botToken),
+    webhookSecret: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{1,256}$' })),
+    address: Type.Optional(EmailInput.properties.address),
+    smtp: Type.Optional(Type.Partial(SmtpInput, { additionalProperties: false })),
+  },
+  { additionalProperties: false, description: 'The channel fields to change; the type cannot change. Omitted secrets are kept.' },
+);
+
+const WhatsAppOutput = Type.Object({
+  type: Type.Literal('whatsapp'),
+  phoneNumberId: Type.String(),
+  appSecretSet: Type.Boolean(),
+  verifyTokenSet: Type.Boolean(),
+});
+const TelegramOutput = Type.Object({
+  type: Type.Literal('telegram'),
+  botId: Type.String({ description: 'The public numeric part of the bot token.' }),
+  webhookSecretSet: Type.Boolean(),
+});
+const EmailOutput = Type.Object({
+  type: Type.Literal('email'),
+  address: Type.String(),
+  smtp: Type.Object({
+    host: Type.String(),
+    port: Type.Integer(),
+    secure: Type.Boolean(),
+    username: Type.Optional(Type.String()),
+    passwordSet: Type.Boolean(),
+  }),
+});
+
+export const LiveChatSchema = Type.Object(
+  {
+    id: Uuid,
+    name: Type.String(),
+    channel: Type.Union([WhatsAppOutput, TelegramOutput, EmailOutput], { description: 'Non-secret channel settings.' }),
+    createdAt: Timestamp,
+    updatedAt: Timestamp,
+  },
+  { $id: 'LiveChat' },
+);
+
+export const LiveChatName = Type.String({ minLength: 1, maxLength: 200 });

@@ -1,0 +1,26 @@
+import type { Clock } from './clock.js';
+import type { Config } from './config.js';
+import type { DatabaseHandle } from './db/connection.js';
+import { ContactService } from './contacts/service.js';
+import { LiveChatService } from './live-chats/service.js';
+import { SecretBox } from './live-chats/secret-box.js';
+import { MessageService } from './sessions/message-service.js';
+import { type SessionEvents, SessionService, noSessionEvents } from './sessions/service.js';
+
+/** The application's services, built once per app from its dependencies. */
+export interface AppServices {
+  liveChats: LiveChatService;
+  contacts: ContactService;
+  sessions: SessionService;
+  messages: MessageService;
+}
+
+export function createServices(deps: { config: Config; database: DatabaseHandle; clock: Clock; events?: SessionEvents }): AppServices {
+  const { db } = deps.database;
+  const events = deps.events ?? noSessionEvents;
+  const liveChats = new LiveChatService(db, new SecretBox(deps.config.secretsKey));
+  const contacts = new ContactService(db);
+  const sessions = new SessionService(db, liveChats, deps.clock, events);
+  const messages = new MessageService(db, sessions, deps.clock, events);
+  return { liveChats, contacts, sessions, messages };
+}

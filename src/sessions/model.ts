@@ -1,0 +1,65 @@
+import type { MessageRow, MessageTemplate, SessionRow } from '../db/types.js';
+
+export interface Session {
+  id: string;
+  liveChatId: string;
+  channel: SessionRow['channel'];
+  contactId: string;
+  account: string;
+  operatorId: string;
+  status: SessionRow['status'];
+  createdAt: Date;
+  updatedAt: Date;
+  closedAt: Date | null;
+}
+
+export interface Message {
+  id: string;
+  sessionId: string;
+  direction: MessageRow['direction'];
+  text: string | null;
+  template: MessageTemplate | null;
+  status: MessageRow['status'];
+  providerMessageId: string | null;
+  error: MessageRow['error'];
+  attempts: number;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** Outbound content: exactly one of text and template (checked before it gets here). */
+export interface MessageContent {
+  text?: string | undefined;
+  template?: MessageTemplate | undefined;
+}
+
+export function toSession(row: SessionRow): Session {
+  return {
+    id: row.id,
+    liveChatId: row.live_chat_id,
+    channel: row.channel,
+    contactId: row.contact_id,
+    account: row.account,
+    operatorId: row.operator_id,
+    status: row.status,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    closedAt: row.closed_at,
+  };
+}
+
+export function toMessage(row: MessageRow): Message {
+  return {
+    id: row.id,
+    sessionId: row.session_id,
+    direction: row.direction,
+    text: row.text,
+    template: row.template,
+    status: row.status,
+    providerMessageId: row.provider_message_id,
+    error: row.error,
+    attempts: row.attempts,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}

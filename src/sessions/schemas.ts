@@ -1,0 +1,77 @@
+import { Type } from 'typebox';
+import { ContactInput } from '../contacts/schemas.js';
+import { NullableTimestamp, OperatorId, Timestamp, Uuid } from '../http/schemas.js';
+
+const ChannelName = Type.Union([Type.Literal('whatsapp'), Type.Literal('telegram'), Type.Literal('email')]);
+
+export const TemplateSchema = Type.Object(
+  {
+    name: Type.String({ pattern: '^[a-z0-9_]{1,512}$', description: 'An approved WhatsApp template name.' }),
+    language: Type.String({ pattern: '^[a-z]{2,3}(_[A-Z]{2})?$', description: 'Template language code, e.g. `en_US`.' }),
+    parameters: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 1024 }), { maxItems: 100, description: 'Body parameters, in order.' })),
+  },
+  { additionalProperties: false },
+);
+
+export const MessageText = Type.String({ minLength: 1, maxLength: 4096 });
+
+export const MessageContentSchema = Type.Object(
+  { text: Type.Optional(MessageText), template: Type.Optional(TemplateSchema) },
+  { additionalProperties: false, description: 'Exactly one of `text` and `template` (WhatsApp only).' },
+);
+
+export const InitiateSessionBody = Type.Object(
+  {
+    liveChatId: Uuid,
+    operatorId: OperatorId,
+    contactId: Type.Optional(Uuid),
+    contact: Type.Optional(ContactInput),
+    account: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 254,
+        description: 'Phone in full international format with + (messengers), @username (Telegram) or an email address (inbox).',
+      }),
+    ),
+    message: Type.Optional(MessageContentSchema),
+  },
+  { additionalProperties: false, description: 'Exactly one of `contactId` and `contact`.' },
+);
+
+export const SessionSchema = Type.Object(
+  {
+    id: Uuid,
+    liveChatId: Uuid,
+    channel: ChannelName,
+    contactId: Uuid,
+    account: Type.String({ description: 'Normalised: E.164, @username or email.' }),
+    operatorId: Type.String({ description: 'The operator the session is assigned to.' }),
+    status: Type.Union([Type.Literal('open'), Type.Literal('closed')]),
+    createdAt: Timestamp,
+    updatedAt: Timestamp,
+    closedAt: NullableTimestamp,
+  },
+  { $id: 'Session' },
+);
+
+export const MessageSchema = Type.Object(
+  {
+    id: Uuid,
+    sessionId: Uuid,
+    direction: Type.Union([Type.Literal('outbound'), Type.Literal('inbound')]),
+    text: Type.Union([Type.String(), Type.Null()]),
+    template: Type.Union([
+      Type.Object({ name: Type.String(), language: Type.String(), parameters: Type.Optional(Type.Array(Type.String())) }),
+      Type.Null(),
+    ]),
+    status: Type.Union(['queued', 'sent', 'delivered', 'read', 'failed', 'received'].map((s) => Type.Literal(s))),
+    providerMessageId: Type.Union([Type.String(), Type.Null()]),
+    error: Type.Union([Type.Object({ code: Type.String(), message: Type.String() }), Type.Null()]),
+    attempts: Type.Integer(),
+    createdAt: Timestamp,
+    updatedAt: Timestamp,
+  },
+  { $id: 'Message' },
+);
+
+export { OperatorId };

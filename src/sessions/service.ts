@@ -1,0 +1,210 @@
+import type { Kysely, Transaction } from 'kysely';
+import type { Account } from '../accounts/accounts.js';
+import type { Clock } from '../clock.js';
+import { addContactDetail, findContact } from '../contacts/repository.js';
+import { type ContactInput, contactNotFound, normaliseContactDetails } from '../contacts/service.js';
+import type { ChannelContactRow, Database } from '../db/types.js';
+import { decodeCursor, paginate } from '../http/cursor.js';
+import { type FieldError, ProblemError, validationFailed } from '../http/problem.js';
+import { isOperatorAssigned } from '../live-chats/repository.js';
+import type { LiveChat } from '../live-chats/model.js';
+import type { LiveChatService } from '../live-chats/service.js';
+import { insertContact } from '../contacts/repository.js';
+import { type Message, type MessageContent, type Session, toMessage, toSession } from './model.js';
+import { queueOutboundMessage } from './message-repository.js';
+import * as repo from './repository.js';
+import * as rules from './rules.js';
+
+export interface InitiateSessionInput {
+  liveChatId: string;
+  operatorId: string;
+  contactId?: string | undefined;
+  contact?: ContactInput | undefined;
+  account?: string | undefined;
+  message?: MessageContent | undefined;
+}
+
+/** Told about what the service did, for delivery wake-ups and metrics. */
+export interface SessionEvents {
+  /** Outbound messages were committed to the outbox. */
+  messagesQueued(): void;
+  sessionCreated(channel: LiveChat['channel']['type']): void;
+  refused(code: string): void;
+}
+
+export const noSessionEvents: SessionEvents = { messagesQueued() {}, sessionCreated() {}, refused() {} };
+
+export const sessionNotFound = (id: string) => new ProblemError(404, 'session_not_found', `Session ${id} does not exist.`);
+const operatorNotAssigned = (operatorId: string, liveChatId: string) =>
+  new ProblemError(403, 'operator_not_assigned', `Operator ${operatorId} is not assigned to live chat ${liveChatId}.`);
+const alreadyOpen = (existingSessionId: string) =>
+  new ProblemError(409, 'session_already_open', `An open session with this person already exists on this live chat: ${existingSessionId}.`, {
+    existingSessionId,
+  });
+
+/** The rules for starting, listing, closing and reopening sessions. */
+export class SessionService {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly liveChats: LiveChatService,
+    private readonly clock: Clock,
+    private readonly events: SessionEvents = noSessionEvents,
+  ) {}
+
+  /**
+   * Opens a session assigned to the operator and queues its first message, checking the
+   * contract's rules in order. One transaction: a refusal keeps nothing, not even a contact
+   * created inline. Throws ProblemError for every refusal.
+   */
+  async initiate(input: InitiateSessionInput): Promise<{ session: Session; message: Message | null }> {
+    try {
+      return await this.#initiate(input);
+    } catch (error) {
+      if (error instanceof ProblemError) this.events.refused(error.code);
+      throw error;
+    }
+  }
+
+  async #initiate(input: InitiateSessionInput): Promise<{ session: Session; message: Message | null }> {
+    // 1. Formats.
+    const errors: FieldError[] = [];
+    if ((input.contactId === undefined) === (input.contact === undefined)) {
+      errors.push({ field: '/contactId', code: 'contact_choice_required', message: 'Give exactly one of contactId and contact.' });
+    }
+    const givenAccount = rules.parseAccountField(input.account, errors);
+    const inline = input.contact ? normaliseContactDetails(input.contact, '/contact') : undefined;
+    if (inline) errors.push(...inline.errors);
+    errors.push(...rules.messageContentErrors(input.message, '/message'));
+    if (errors.length > 0) throw validationFailed(errors);
+
+    // 2–4. Live chat, operator, contact.
+    const liveChat = await this.liveChats.get(input.liveChatId);
+    const channel = liveChat.channel.type;
+    if (!(await isOperatorAssigned(this.db, liveChat.id, input.operatorId))) throw operatorNotAssigned(input.operatorId, liveChat.id);
+    let details = { phones: inline?.phones ?? [], emails: inline?.emails ?? [] };
+    if (input.contactId !== undefined) {
+      const existing = await findContact(this.db, input.contactId);
+      if (!existing) throw contactNotFound(input.contactId);
+      details = existing;
+    }
+
+    // 5. The account fits the channel; templates only where they exist.
+    const account = rules.resolveAccount(channel, givenAccount, details);
+    rules.assertTemplateSupported(channel, input.message);
+
+    // 6–7. Channel rules.
+    const now = this.clock.now();
+    let telegramContact: ChannelContactRow | undefined;
+    if (channel === 'telegram') telegramContact = await rules.requireTelegramPriorContact(this.db, liveChat.id, account);
+    if (channel === 'whatsapp') await rules.requireWhatsAppWindow(this.db, liveChat.id, account.value, input.message, now);
+    const peer = rules.peerOf(channel, account, telegramContact);
+
+    // 8–9. One open session per person, then the session and its message in one transaction.
+    for (let attempt = 0; ; attempt++) {
+      const result = await this.db.transaction().execute(async (trx) => {
+        const contactId = input.contactId ?? (await insertContact(trx, { name: input.contact!.name, ...details })).id;
+        await addAccountToContact(trx, contactId, account, details);
+        const row = await repo.insertOpenSession(trx, { liveChatId: liveChat.id, channel, contactId, account: account.value, peer, operatorId: input.operatorId });
+        if (!row) {
+          const existing = await repo.findOpenSession(trx, liveChat.id, { account: account.value, contactId, peer });
+          // Rolls back the inline contact too.
+          throw existing ? alreadyOpen(existing.id) : new RetryInitiation();
+        }
+        const message = input.message ? await queueOutboundMessage(trx, { id: row.id, liveChatId: liveChat.id }, input.message, now) : undefined;
+        return { row, message };
+      }).catch((error: unknown) => {
+        // The winner of a race closed its session before we could name it: try once more.
+        if (error instanceof RetryInitiation && attempt < 2) return null;
+        if (error instanceof RetryInitiation) throw new ProblemError(409, 'session_already_open', 'A concurrent request holds this person.');
+        throw error;
+      });
+      if (!result) continue;
+      this.events.sessionCreated(channel);
+      if (result.message) this.events.messagesQueued();
+      return { session: toSession(result.row), message: result.message ? toMessage(result.message) : null };
+    }
+  }
+
+  /** Returns the session or throws 404 session_not_found. */
+  async get(id: string): Promise<Session> {
+    const row = await repo.findSession(this.db, id);
+    if (!row) throw sessionNotFound(id);
+    return toSession(row);
+  }
+
+  /** Newest first with an opaque cursor; `account` is matched in its normalised form. */
+  async list(query: Omit<repo.SessionQuery, 'after'> & { cursor?: string | undefined }): Promise<{ items: Session[]; nextCursor: string | null }> {
+    let account = query.account;
+    if (account !== undefined) {
+      const errors: FieldError[] = [];
+      account = rules.parseAccountField(account, errors)?.value;
+      if (errors.length > 0) throw validationFailed(errors);
+    }
+    const after = query.cursor ? decodeCursor(query.cursor) : undefined;
+    const rows = await repo.listSessions(this.db, { ...query, account, after });
+    const { page, nextCursor } = paginate(rows, query.limit);
+    return { items: page.map(toSession), nextCursor };
+  }
+
+  /** Closes the session; closing a closed one changes nothing. A given operator must be assigned. */
+  async close(id: string, operatorId: string | undefined): Promise<Session> {
+    const session = await this.get(id);
+    if (operatorId !== undefined && !(await isOperatorAssigned(this.db, session.liveChatId, operatorId))) {
+      throw operatorNotAssigned(operatorId, session.liveChatId);
+    }
+    const closed = await repo.closeSession(this.db, id, this.clock.now());
+    return closed ? toSession(closed) : this.get(id);
+  }
+
+  /**
+   * Opens a closed session again, assigned to `operatorId`, with the same checks as
+   * initiation, and queues the optional message in the same transaction.
+   */
+  async reopen(id: string, operatorId: string, message: MessageContent | undefined): Promise<{ session: Session; message: Message | null }> {
+    const contentErrors = rules.messageContentErrors(message, '/message');
+    if (contentErrors.length > 0) throw validationFailed(contentErrors);
+    const currentRow = await repo.findSession(this.db, id);
+    if (!currentRow) throw sessionNotFound(id);
+    const current = toSession(currentRow);
+    if (!(await isOperatorAssigned(this.db, current.liveChatId, operatorId))) throw operatorNotAssigned(operatorId, current.liveChatId);
+    if (current.status === 'open') throw alreadyOpen(current.id);
+    rules.assertTemplateSupported(current.channel, message);
+    const account = rules.storedAccount(current.account);
+    if (current.channel === 'telegram') await rules.requireTelegramPriorContact(this.db, current.liveChatId, account);
+    const now = this.clock.now();
+    if (current.channel === 'whatsapp') await rules.requireWhatsAppWindow(this.db, current.liveChatId, current.account, message, now);
+
+    try {
+      const result = await this.db.transaction().execute(async (trx) => {
+        const locked = await repo.findSessionForUpdate(trx, id);
+        if (!locked) throw sessionNotFound(id);
+        if (locked.status === 'open') throw alreadyOpen(locked.id);
+        const row = await repo.reopenSession(trx, id, operatorId, now);
+        const queued = message ? await queueOutboundMessage(trx, { id: row.id, liveChatId: row.live_chat_id }, message, now) : undefined;
+        return { row, queued };
+      });
+      if (result.queued) this.events.messagesQueued();
+      return { session: toSession(result.row), message: result.queued ? toMessage(result.queued) : null };
+    } catch (error) {
+      if (!repo.isOpenSessionConflict(error)) throw error;
+      const existing = await repo.findOpenSession(this.db, current.liveChatId, { account: current.account, contactId: current.contactId, peer: currentRow.peer });
+      throw alreadyOpen(existing?.id ?? current.id);
+    }
+  }
+
+  /** Loads an open session for an operator's message, or refuses it. */
+  async requireOpenForOperator(id: string, operatorId: string): Promise<Session> {
+    const session = await this.get(id);
+    if (!(await isOperatorAssigned(this.db, session.liveChatId, operatorId))) throw operatorNotAssigned(operatorId, session.liveChatId);
+    if (session.status !== 'open') throw new ProblemError(409, 'session_not_open', `Session ${id} is closed; reopen it first.`);
+    return session;
+  }
+}
+
+class RetryInitiation extends Error {}
+
+/** "An account that the contact lacks is added to the contact" (phones and emails only). */
+async function addAccountToContact(trx: Transaction<Database>, contactId: string, account: Account, known: { phones: string[]; emails: string[] }) {
+  if (account.kind === 'phone' && !known.phones.includes(account.value)) await addContactDetail(trx, contactId, 'phones', account.value);
+  if (account.kind === 'email' && !known.emails.includes(account.value)) await addContactDetail(trx, contactId, 'emails', account.value);
+}
