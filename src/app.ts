@@ -1,10 +1,16 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Config } from './config.js';
 import type { DatabaseHandle } from './db/connection.js';
 import { type AppServices, createServices } from './services.js';
+import type { SessionEvents } from './sessions/service.js';
 import { errorsPlugin } from './http/errors.js';
 import { authPlugin } from './http/auth.js';
+import { idempotencyPlugin } from './idempotency/plugin.js';
+import { securityPlugin } from './http/security.js';
+import { requestLogPlugin } from './http/request-log.js';
+import { Metrics, metricsPlugin } from './http/metrics.js';
+import { requestIdFor } from './http/request-id.js';
 import { openapiPlugin } from './http/openapi.js';
 import { validatorCompiler } from './http/validation.js';
 import { Problem } from './http/problem.js';
@@ -36,13 +42,24 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
     bodyLimit: config.bodyLimitBytes,
-    requestIdHeader: 'x-request-id',
-    genReqId: () => crypto.randomUUID(),
+    requestIdHeader: false,
+    genReqId: requestIdFor,
+    // One line per request comes from the request-log plugin instead.
+    logController: new LogController({ disableRequestLogging: true }),
     ajv: { customOptions: { allErrors: true } },
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
 
-  const services = createServices({ config, database, clock: options.clock ?? systemClock });
+  const clock = options.clock ?? systemClock;
+  const metrics = new Metrics({ pool: database.pool, defaultMetrics: true });
+  // Whoever delivers messages (the dispatcher) subscribes here to be woken after a commit.
+  const outboxListeners: Array<() => void> = [];
+  const events: SessionEvents = {
+    sessionCreated: (channel) => metrics.sessionCreated(channel),
+    refused: (code) => metrics.refused(code),
+    messagesQueued: () => outboxListeners.forEach((wake) => wake()),
+  };
+  const services = createServices({ config, database, clock, events });
   app.decorate('services', services);
   for (const schema of [Problem, LiveChatSchema, ContactSchema, SessionSchema, MessageSchema]) app.addSchema(schema);
 
@@ -50,6 +67,10 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   await app.register(errorsPlugin);
   await app.register(openapiPlugin);
   await app.register(authPlugin, { db: database.db, adminApiKey: config.adminApiKey });
+  await app.register(securityPlugin, { rateLimitPerMinute: config.rateLimitPerMinute });
+  await app.register(idempotencyPlugin, { db: database.db, clock });
+  await app.register(requestLogPlugin);
+  await app.register(metricsPlugin, { metrics });
 
   await app.register(healthRoutes, { database });
   await app.register(apiKeyRoutes, { db: database.db });

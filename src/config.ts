@@ -30,6 +30,9 @@ const EnvSchema = Type.Object({
 
 type Env = Static<typeof EnvSchema>;
 
+/** Every environment variable the service reads. */
+export const ENV_VARIABLES: readonly string[] = Object.keys(EnvSchema.properties);
+
 export interface Config {
   nodeEnv: Env['NODE_ENV'];
   port: number;

@@ -1,23 +1,39 @@
 import type { LoggerOptions } from 'pino';
+import { maskLogObject, maskPersonalData } from './log-masking.js';
 
-/** Paths pino replaces with [Redacted]: credentials in headers and channel secrets in bodies. */
+/** Paths pino replaces with [Redacted]: credentials in headers and channel secrets anywhere. */
 export const REDACT_PATHS = [
   'req.headers.authorization',
   'req.headers["x-telegram-bot-api-secret-token"]',
   'req.headers["x-hub-signature-256"]',
   'req.headers.cookie',
+  'headers.authorization',
   '*.accessToken',
   '*.appSecret',
   '*.verifyToken',
   '*.botToken',
   '*.webhookSecret',
   '*.password',
+  '*.pass',
   '*.key',
+  '*.adminApiKey',
+  '*.secretsKey',
 ];
 
+/**
+ * pino settings for the service: secrets redacted by path, phone numbers and emails masked
+ * (`+4915*****789`) in every logged string, and the default request serialiser kept lean.
+ */
 export function loggerOptions(level: string): LoggerOptions {
   return {
     level,
     redact: { paths: REDACT_PATHS, censor: '[Redacted]' },
+    formatters: { log: (object) => maskLogObject(object) },
+    hooks: {
+      logMethod(args, method) {
+        const masked = args.map((a) => (typeof a === 'string' ? maskPersonalData(a) : a)) as Parameters<typeof method>;
+        return method.apply(this, masked);
+      },
+    },
   };
 }

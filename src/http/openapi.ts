@@ -40,6 +40,10 @@ export const openapiPlugin = fp(
       },
       hideUntagged: true,
     });
+    // The documentation is public; every other route needs an API key unless it says otherwise.
+    app.addHook('onRoute', (route) => {
+      if (route.url.startsWith('/docs')) route.config = { ...route.config, access: 'public' };
+    });
     await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
     app.get('/openapi.json', { config: { access: 'public' }, schema: { hide: true } }, async () => app.swagger());
   },

@@ -8,6 +8,25 @@ import type { SessionService } from './service.js';
 
 const SESSION_NOT_FOUND = { 404: 'No session with this id (`session_not_found`).' };
 const IdParams = Type.Object({ id: Uuid });
+const IdempotencyHeaders = Type.Object({
+  'idempotency-key': Type.Optional(
+    Type.String({ minLength: 1, maxLength: 255, description: 'Makes a retry safe: the first response to this key is replayed for 24 h.' }),
+  ),
+});
+const IDEMPOTENCY_ERRORS: Record<number, string> = {
+  409: 'A request with the same Idempotency-Key is still running (`idempotency_key_in_use`).',
+  422: 'The Idempotency-Key was used with another body (`idempotency_key_reused`).',
+};
+
+/** A route's own error descriptions plus those of Idempotency-Key. */
+function withIdempotency(errors: Record<number, string>): Record<number, string> {
+  const merged = { ...errors };
+  for (const [status, text] of Object.entries(IDEMPOTENCY_ERRORS)) {
+    const code = Number(status);
+    merged[code] = merged[code] ? `${merged[code]} ${text}` : text;
+  }
+  return merged;
+}
 
 export function sessionResponse(s: Session) {
   return {
@@ -29,7 +48,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ sessions: SessionService
   app.post(
     '/sessions',
     {
-      config: { access: 'sessions' },
+      config: { access: 'sessions', idempotent: true },
       schema: {
         tags: ['sessions'],
         operationId: 'createSession',
@@ -40,17 +59,18 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ sessions: SessionService
           '`account_channel_mismatch`, `account_required`, `template_not_supported`), Telegram prior contact (422 ' +
           '`telegram_no_prior_contact`), WhatsApp 24-hour window for free text (422 `whatsapp_template_required`), ' +
           'no open session with the same person (409 `session_already_open`). A refusal changes nothing.',
+        headers: IdempotencyHeaders,
         body: InitiateSessionBody,
         response: responses(
           { 201: SessionRef },
-          {
+          withIdempotency({
             403: 'The operator is not assigned to the live chat (`operator_not_assigned`), or the key lacks the scope (`forbidden`).',
             404: 'The live chat (`live_chat_not_found`) or contact (`contact_not_found`) does not exist.',
             409: 'An open session with this person exists (`session_already_open`, with `existingSessionId`).',
             422:
               'A channel rule refused: `account_channel_mismatch`, `account_required`, `template_not_supported`, ' +
               '`telegram_no_prior_contact`, `whatsapp_template_required`.',
-          },
+          }),
         ),
       },
     },
@@ -117,21 +137,22 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ sessions: SessionService
   app.post(
     '/sessions/:id/reopen',
     {
-      config: { access: 'sessions' },
+      config: { access: 'sessions', idempotent: true },
       schema: {
         tags: ['sessions'],
         operationId: 'reopenSession',
         summary: 'Reopen a closed session, assigned to an operator',
         params: IdParams,
+        headers: IdempotencyHeaders,
         body: Type.Object({ operatorId: OperatorId, message: Type.Optional(MessageContentSchema) }, { additionalProperties: false }),
         response: responses(
           { 200: SessionRef },
-          {
+          withIdempotency({
             ...SESSION_NOT_FOUND,
             403: 'The operator is not assigned to the live chat (`operator_not_assigned`).',
             409: 'This or another session with the person is open (`session_already_open`, with `existingSessionId`).',
             422: '`telegram_no_prior_contact`, `whatsapp_template_required` or `template_not_supported`.',
-          },
+          }),
         ),
       },
     },
@@ -144,24 +165,25 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ sessions: SessionService
   app.post(
     '/sessions/:id/messages',
     {
-      config: { access: 'sessions' },
+      config: { access: 'sessions', idempotent: true },
       schema: {
         tags: ['sessions'],
         operationId: 'sendMessage',
         summary: 'Queue a message on an open session',
         params: IdParams,
+        headers: IdempotencyHeaders,
         body: Type.Object(
           { operatorId: OperatorId, text: Type.Optional(MessageText), template: Type.Optional(TemplateSchema) },
           { additionalProperties: false, description: 'Exactly one of `text` and `template` (WhatsApp only).' },
         ),
         response: responses(
           { 202: MessageRef },
-          {
+          withIdempotency({
             ...SESSION_NOT_FOUND,
             403: 'The operator is not assigned to the live chat (`operator_not_assigned`).',
             409: 'The session is closed (`session_not_open`).',
             422: '`whatsapp_template_required` or `template_not_supported`.',
-          },
+          }),
         ),
       },
     },
