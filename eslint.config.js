@@ -3,7 +3,7 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'coverage/', '.data/', 'clients/', 'node_modules/'] },
+  { ignores: ['dist/', 'coverage/', '.data/', 'clients/typescript/schema.d.ts', 'node_modules/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

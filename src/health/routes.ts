@@ -2,6 +2,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { sql } from 'kysely';
 import { Type } from 'typebox';
 import type { DatabaseHandle } from '../db/connection.js';
+import { ProblemError } from '../http/problem.js';
+import { responses } from '../http/schemas.js';
 
 const Status = Type.Object({ status: Type.String() });
 
@@ -29,11 +31,11 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ database: DatabaseHandle;
         operationId: 'getReadiness',
         summary: 'The database answers and the process is not shutting down',
         security: [],
-        response: { 200: Status, 503: Status },
+        response: responses({ 200: Status }, { 503: 'The database does not answer (`database_unavailable`) or the process is shutting down (`shutting_down`).' }, { authenticated: false }),
       },
     },
-    async (_request, reply) => {
-      if (shuttingDown) return reply.code(503).send({ status: 'shutting_down' });
+    async () => {
+      if (shuttingDown) throw new ProblemError(503, 'shutting_down', 'This instance is shutting down.', {}, { 'Retry-After': '5' });
       const timeoutMs = options.readinessTimeoutMs ?? 2_000;
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<false>((resolve) => {
@@ -45,7 +47,8 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ database: DatabaseHandle;
       );
       const ok = await Promise.race([ping, timeout]);
       clearTimeout(timer);
-      return ok ? { status: 'ok' } : reply.code(503).send({ status: 'database_unavailable' });
+      if (!ok) throw new ProblemError(503, 'database_unavailable', 'The database does not answer.', {}, { 'Retry-After': '5' });
+      return { status: 'ok' };
     },
   );
 };

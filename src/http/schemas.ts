@@ -18,24 +18,35 @@ const COMMON_ERRORS = {
   503: 'The database is out of reach (`database_unavailable`); see Retry-After.',
 } as const;
 
+/** An error response with named examples for the OpenAPI document. */
+export interface ErrorResponse {
+  description: string;
+  examples: Record<string, { summary: string; value: unknown }>;
+}
+
 /**
  * Response schemas for a route: the success responses given, plus problem responses for the
  * common failures and the extra statuses this route can answer (with what they mean).
  */
 export function responses(
   success: Record<number, TSchema>,
-  errors: Record<number, string> = {},
+  errors: Record<number, string | ErrorResponse> = {},
   options: { authenticated?: boolean } = {},
 ): Record<number, TSchema> {
-  const all: Record<number, string> = { ...COMMON_ERRORS, ...errors };
+  const all: Record<number, string | ErrorResponse> = { ...COMMON_ERRORS, ...errors };
   if (options.authenticated === false) {
-    delete all[401];
+    // A route with its own credentials (a webhook's secret) still lists its own 401 and 403.
+    if (!(401 in errors)) delete all[401];
     if (!(403 in errors)) delete all[403];
     delete all[429];
   }
   const result: Record<number, TSchema> = { ...success };
-  for (const [status, description] of Object.entries(all)) {
-    result[Number(status)] = Type.Unsafe({ $ref: 'Problem#', description });
+  for (const [status, entry] of Object.entries(all)) {
+    const { description, examples } = typeof entry === 'string' ? { description: entry, examples: undefined } : entry;
+    result[Number(status)] = Type.Unsafe({
+      description,
+      content: { 'application/problem+json': { schema: { $ref: 'Problem#' }, ...(examples ? { examples } : {}) } },
+    });
   }
   return result;
 }

@@ -1,10 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { OperatorId, Pagination, Uuid, ref, responses } from '../http/schemas.js';
+import { type ErrorResponse, OperatorId, Pagination, Uuid, ref, responses } from '../http/schemas.js';
 import type { Message, Session } from './model.js';
 import type { MessageService } from './message-service.js';
 import { InitiateSessionBody, MessageContentSchema, MessageSchema, SessionSchema, TemplateSchema, MessageText } from './schemas.js';
 import type { SessionService } from './service.js';
+import { initiateSessionExamples, sessionAlreadyOpenExample } from './examples.js';
 
 const SESSION_NOT_FOUND = { 404: 'No session with this id (`session_not_found`).' };
 const IdParams = Type.Object({ id: Uuid });
@@ -19,11 +20,12 @@ const IDEMPOTENCY_ERRORS: Record<number, string> = {
 };
 
 /** A route's own error descriptions plus those of Idempotency-Key. */
-function withIdempotency(errors: Record<number, string>): Record<number, string> {
+function withIdempotency(errors: Record<number, string | ErrorResponse>): Record<number, string | ErrorResponse> {
   const merged = { ...errors };
   for (const [status, text] of Object.entries(IDEMPOTENCY_ERRORS)) {
     const code = Number(status);
-    merged[code] = merged[code] ? `${merged[code]} ${text}` : text;
+    const own = merged[code];
+    merged[code] = own === undefined ? text : typeof own === 'string' ? `${own} ${text}` : { ...own, description: `${own.description} ${text}` };
   }
   return merged;
 }
@@ -60,13 +62,16 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ sessions: SessionService
           '`telegram_no_prior_contact`), WhatsApp 24-hour window for free text (422 `whatsapp_template_required`), ' +
           'no open session with the same person (409 `session_already_open`). A refusal changes nothing.',
         headers: IdempotencyHeaders,
-        body: InitiateSessionBody,
+        body: { ...InitiateSessionBody, 'x-examples': initiateSessionExamples } as typeof InitiateSessionBody,
         response: responses(
           { 201: SessionRef },
           withIdempotency({
             403: 'The operator is not assigned to the live chat (`operator_not_assigned`), or the key lacks the scope (`forbidden`).',
             404: 'The live chat (`live_chat_not_found`) or contact (`contact_not_found`) does not exist.',
-            409: 'An open session with this person exists (`session_already_open`, with `existingSessionId`).',
+            409: {
+              description: 'An open session with this person exists (`session_already_open`, with `existingSessionId`).',
+              examples: sessionAlreadyOpenExample,
+            },
             422:
               'A channel rule refused: `account_channel_mismatch`, `account_required`, `template_not_supported`, ' +
               '`telegram_no_prior_contact`, `whatsapp_template_required`.',
