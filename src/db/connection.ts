@@ -24,6 +24,8 @@ export interface ConnectOptions {
   /** How long to wait for a pooled connection before giving up (ms). */
   connectionTimeoutMs?: number | undefined;
   statementTimeoutMs?: number | undefined;
+  /** An already created PGlite to use instead of opening `dataDir` (tests start from a snapshot). */
+  pglite?: PGlite | undefined;
 }
 
 // Postgres returns int8 (count(*)) as a string; the counts here fit a JS number.
@@ -52,8 +54,8 @@ export async function connectDatabase(options: ConnectOptions): Promise<Database
   }
 
   const dataDir = options.dataDir ?? './.data';
-  if (!dataDir.startsWith('memory://')) mkdirSync(dataDir, { recursive: true });
-  const pglite = await PGlite.create(dataDir);
+  if (!options.pglite && !dataDir.startsWith('memory://')) mkdirSync(dataDir, { recursive: true });
+  const pglite = options.pglite ?? (await PGlite.create(dataDir));
   const db = new Kysely<Database>({ dialect: new PGliteDialect({ pglite }) });
   return {
     db,

@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { type DatabaseHandle, connectDatabase } from '../../src/db/connection.js';
 import { migrate } from '../../src/db/migrate.js';
@@ -25,7 +27,10 @@ function withDatabase(url: string, name: string): string {
 export async function createTestDatabase(options: { poolSize?: number } = {}): Promise<TestDatabase> {
   const baseUrl = process.env.DATABASE_URL;
   if (!baseUrl) {
-    const handle = await connectDatabase({ dataDir: 'memory://' });
+    // Start from the migrated snapshot global-setup made; migrate() is then a quick no-op.
+    const snapshot = process.env.PGLITE_TEST_SNAPSHOT;
+    const pglite = snapshot ? await PGlite.create({ loadDataDir: new Blob([await readFile(snapshot)]) }) : undefined;
+    const handle = await connectDatabase({ dataDir: 'memory://', pglite });
     await migrate(handle);
     return { handle, url: null, drop: () => handle.close() };
   }
