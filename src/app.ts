@@ -4,7 +4,7 @@ import type { Config } from './config.js';
 import type { DatabaseHandle } from './db/connection.js';
 import { type AppServices, createServices } from './services.js';
 import type { SessionEvents } from './sessions/service.js';
-import { errorsPlugin } from './http/errors.js';
+import { errorsPlugin, renderFrameworkError } from './http/errors.js';
 import { authPlugin } from './http/auth.js';
 import { idempotencyPlugin } from './idempotency/plugin.js';
 import { securityPlugin } from './http/security.js';
@@ -22,6 +22,10 @@ import { apiKeyRoutes } from './api-keys/routes.js';
 import { liveChatRoutes } from './live-chats/routes.js';
 import { contactRoutes } from './contacts/routes.js';
 import { sessionRoutes } from './sessions/routes.js';
+import { webhookRoutes } from './webhooks/routes.js';
+import { type ChannelRegistry, createChannelRegistry } from './channels/registry.js';
+import { createDispatcher } from './delivery/create-dispatcher.js';
+import { outboxStats } from './delivery/outbox-repository.js';
 import type { Clock } from './clock.js';
 import { systemClock } from './clock.js';
 
@@ -32,6 +36,8 @@ export interface BuildAppOptions {
   clock?: Clock;
   /** A pino logger; none (silent) when omitted. */
   logger?: FastifyBaseLogger;
+  /** The channel clients the dispatcher sends through; the real providers when omitted. Closed with the app. */
+  channels?: ChannelRegistry;
 }
 
 export type App = FastifyInstance & { services: AppServices };
@@ -47,11 +53,14 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
     // One line per request comes from the request-log plugin instead.
     logController: new LogController({ disableRequestLogging: true }),
     ajv: { customOptions: { allErrors: true } },
+    // Operator ids are up to 128 characters and travel in the path.
+    routerOptions: { maxParamLength: 256 },
+    frameworkErrors: renderFrameworkError,
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
 
   const clock = options.clock ?? systemClock;
-  const metrics = new Metrics({ pool: database.pool, defaultMetrics: true });
+  const metrics = new Metrics({ pool: database.pool, defaultMetrics: true, outboxStats: () => outboxStats(database.db) });
   // Whoever delivers messages (the dispatcher) subscribes here to be woken after a commit.
   const outboxListeners: Array<() => void> = [];
   const events: SessionEvents = {
@@ -61,6 +70,19 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   };
   const services = createServices({ config, database, clock, events });
   app.decorate('services', services);
+
+  // Delivery: the outbox dispatcher runs in every replica unless DISPATCHER_ENABLED=false. It
+  // stops (finishing or releasing what it holds) before the caller closes the database.
+  const channels = options.channels ?? createChannelRegistry(config);
+  const dispatcher = config.dispatcherEnabled
+    ? createDispatcher({ config, database, channels, liveChats: services.liveChats, logger: app.log, observer: metrics })
+    : null;
+  if (dispatcher) outboxListeners.push(() => dispatcher.wake());
+  app.addHook('onReady', async () => dispatcher?.start());
+  app.addHook('onClose', async () => {
+    await dispatcher?.stop();
+    await channels.close();
+  });
   for (const schema of [Problem, LiveChatSchema, ContactSchema, SessionSchema, MessageSchema]) app.addSchema(schema);
 
   // Cross-cutting plugins first, so every route below inherits them.
@@ -77,6 +99,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   await app.register(liveChatRoutes, { liveChats: services.liveChats });
   await app.register(contactRoutes, { contacts: services.contacts });
   await app.register(sessionRoutes, { sessions: services.sessions, messages: services.messages });
+  await app.register(webhookRoutes, { db: database.db, liveChats: services.liveChats, clock });
 
   return app as unknown as App;
 }

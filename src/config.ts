@@ -67,7 +67,8 @@ const DEVELOPMENT_SECRETS_KEY = Buffer.alloc(32, 'development-only-secrets-key!!
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   let parsed: Env;
   try {
-    parsed = envSchema<Env>({ schema: EnvSchema, data: { ...env }, dotenv: false });
+    // `env: false`: read the given variables only (env-schema would merge process.env under them).
+    parsed = envSchema<Env>({ schema: EnvSchema, data: { ...env }, env: false, dotenv: false });
   } catch (error) {
     throw new ConfigError(`Invalid configuration: ${describeEnvError(error)}`);
   }
@@ -105,10 +106,42 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   };
 }
 
-/** env-schema reports `env/PORT must be integer`; keep the variable's name in front. */
+interface EnvError {
+  instancePath: string;
+  message?: string;
+  params: Record<string, unknown>;
+}
+
+/**
+ * One phrase per bad variable, its name first: `PORT must be integer`, `LOG_LEVEL must be one
+ * of fatal, error, …` (Ajv reports every branch of a union; the values say more). Never the value.
+ */
 function describeEnvError(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  return message.replace(/env\//g, '').replace(/^env /, '');
+  const errors = (error as { errors?: EnvError[] } | null)?.errors;
+  if (!Array.isArray(errors) || errors.length === 0) {
+    const message = error instanceof Error ? error.message : String(error);
+    return message.replace(/env\//g, '').replace(/^env /, '');
+  }
+  const phrases = new Map<string, string>();
+  for (const e of errors) {
+    const name = e.instancePath.replace(/^\//, '') || String(e.params.missingProperty ?? 'environment');
+    if (phrases.has(name)) continue;
+    const allowed = allowedValues(name);
+    phrases.set(name, allowed ? `${name} must be one of ${allowed.join(', ')}` : `${name} ${e.message ?? 'is invalid'}`);
+  }
+  return [...phrases.values()].join('; ');
+}
+
+interface LiteralUnion {
+  const?: unknown;
+  anyOf?: LiteralUnion[];
+}
+
+/** The values a variable declared as a union of literals accepts, else null. */
+function allowedValues(name: string): string[] | null {
+  const literals = (schema: LiteralUnion | undefined): unknown[] => (schema?.anyOf ? schema.anyOf.flatMap(literals) : [schema?.const]);
+  const values = literals((EnvSchema.properties as Record<string, LiteralUnion | undefined>)[name]);
+  return values.length > 0 && values.every((v) => typeof v === 'string') ? (values as string[]) : null;
 }
 
 /** A fresh random admin key for a development start without ADMIN_API_KEY. */

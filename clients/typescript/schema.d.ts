@@ -267,6 +267,50 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/webhooks/telegram/{liveChatId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Receive a Telegram Update
+         * @description Called by Telegram (setWebhook). Records the person as having written to the bot (user id, chat id, username, and their phone when they shared their own contact) and stores a text on their open session. A replayed update_id changes nothing; update types not used are acknowledged and ignored.
+         */
+        post: operations["receiveTelegramUpdate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/webhooks/whatsapp/{liveChatId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Answer the WhatsApp webhook verification handshake
+         * @description Called by Meta when the callback URL is saved: echoes `hub.challenge` when `hub.verify_token` matches.
+         */
+        get: operations["verifyWhatsAppWebhook"];
+        put?: never;
+        /**
+         * Receive WhatsApp messages and delivery statuses
+         * @description Called by Meta. The signature is checked over the exact raw body. `messages[]` record the sender, opening their 24-hour window, and are stored on their open session; `statuses[]` move outbound messages by providerMessageId to sent, delivered, read or failed, never backwards. A replayed wamid changes nothing.
+         */
+        post: operations["receiveWhatsAppNotification"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -2072,7 +2116,7 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
                 "application/json": {
                     /** @description Opaque id from the company user directory. */
@@ -2463,6 +2507,303 @@ export interface operations {
             };
             /** @description Over the per-key rate limit (`rate_limited`). */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure (`internal_error`); no internals are shown. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is out of reach (`database_unavailable`); see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    receiveTelegramUpdate: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The `secret_token` given to setWebhook: the live chat’s webhookSecret. */
+                "x-telegram-bot-api-secret-token"?: string;
+            };
+            path: {
+                liveChatId: string;
+            };
+            cookie?: never;
+        };
+        /** @description A Telegram Update. Only `message` in a private chat is used; other update types are acknowledged and ignored. */
+        requestBody: {
+            content: {
+                "application/json": {
+                    update_id: number;
+                    message?: {
+                        message_id: number;
+                        /** @description Unix seconds. */
+                        date: number;
+                        chat: {
+                            id: number;
+                            type: string;
+                        };
+                        from?: {
+                            id: number;
+                            is_bot?: boolean;
+                            first_name?: string;
+                            username?: string;
+                        };
+                        text?: string;
+                        contact?: {
+                            phone_number: string;
+                            first_name?: string;
+                            user_id?: number;
+                        };
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description `duplicate`: this update_id was processed before and changed nothing now. */
+                        outcome: "processed" | "duplicate" | "ignored";
+                    };
+                };
+            };
+            /** @description The request is malformed (`validation_failed`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description X-Telegram-Bot-Api-Secret-Token is missing or wrong (`invalid_webhook_secret`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No Telegram live chat with this id (`live_chat_not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure (`internal_error`); no internals are shown. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is out of reach (`database_unavailable`); see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    verifyWhatsAppWebhook: {
+        parameters: {
+            query?: {
+                "hub.mode"?: string;
+                "hub.verify_token"?: string;
+                "hub.challenge"?: string;
+            };
+            header?: never;
+            path: {
+                liveChatId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The challenge, as sent. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            /** @description The request is malformed (`validation_failed`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `hub.mode` is not `subscribe` or `hub.verify_token` is wrong (`verification_failed`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No WhatsApp live chat with this id (`live_chat_not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure (`internal_error`); no internals are shown. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is out of reach (`database_unavailable`); see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    receiveWhatsAppNotification: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description `sha256=<hex HMAC-SHA256 of the raw body with the app secret>`. */
+                "x-hub-signature-256"?: string;
+            };
+            path: {
+                liveChatId: string;
+            };
+            cookie?: never;
+        };
+        /** @description A WhatsApp Cloud API webhook notification; every entry and change in it is handled. */
+        requestBody: {
+            content: {
+                "application/json": {
+                    object: string;
+                    entry: {
+                        id?: string;
+                        changes: {
+                            field: string;
+                            value: {
+                                metadata?: {
+                                    phone_number_id: string;
+                                    display_phone_number?: string;
+                                };
+                                messages?: {
+                                    /** @description The sender’s wa_id (digits). */
+                                    from: string;
+                                    /** @description wamid. */
+                                    id: string;
+                                    /** @description Unix seconds. */
+                                    timestamp: string;
+                                    type: string;
+                                    text?: {
+                                        body: string;
+                                    };
+                                    button?: {
+                                        text: string;
+                                    };
+                                }[];
+                                statuses?: {
+                                    /** @description The wamid of an outbound message. */
+                                    id: string;
+                                    /** @description `sent`, `delivered`, `read` or `failed`; others are ignored. */
+                                    status: string;
+                                    timestamp: string;
+                                    recipient_id?: string;
+                                    errors?: {
+                                        code: number;
+                                        title?: string;
+                                        message?: string;
+                                        error_data?: {
+                                            details?: string;
+                                        };
+                                    }[];
+                                }[];
+                            };
+                        }[];
+                    }[];
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description Inbound messages recorded now (replays not counted). */
+                        messages: number;
+                        /** @description Outbound messages whose status moved. */
+                        statuses: number;
+                    };
+                };
+            };
+            /** @description The request is malformed (`validation_failed`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description X-Hub-Signature-256 is missing or does not match the body (`invalid_signature`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No WhatsApp live chat with this id (`live_chat_not_found`). */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

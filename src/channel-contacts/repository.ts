@@ -1,5 +1,5 @@
 import { type Kysely, type Transaction, sql } from 'kysely';
-import type { ChannelContactRow, Database } from '../db/types.js';
+import type { ChannelContactRow, ChannelType, Database } from '../db/types.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -46,13 +46,21 @@ export async function recordChannelContact(db: Db, s: ChannelContactSighting): P
 }
 
 /** The person behind a normalised account (`+E164` or `@username`), if they wrote to the channel. */
-export function findChannelContactByAccount(db: Db, liveChatId: string, account: string): Promise<ChannelContactRow | undefined> {
+export function findChannelContactByAccount(
+  db: Db,
+  liveChatId: string,
+  account: string,
+  channel: ChannelType,
+): Promise<ChannelContactRow | undefined> {
   let q = db.selectFrom('channel_contacts').selectAll().where('live_chat_id', '=', liveChatId);
   if (account.startsWith('@')) {
     q = q.where(sql<boolean>`lower(username) = ${account.slice(1).toLowerCase()}`);
-  } else {
-    // WhatsApp identifies people by wa_id, the number's digits; Telegram by a shared phone.
+  } else if (channel === 'whatsapp') {
+    // WhatsApp identifies people by wa_id, the number's digits.
     q = q.where((eb) => eb.or([eb('phone', '=', account), eb('external_user_id', '=', account.replace(/^\+/, ''))]));
+  } else {
+    // Telegram knows a phone only once the person shared it; a user id is no phone number.
+    q = q.where('phone', '=', account);
   }
   return q.orderBy('last_inbound_at', 'desc').limit(1).executeTakeFirst();
 }

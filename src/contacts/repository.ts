@@ -1,6 +1,6 @@
 import { type Kysely, type Transaction, sql } from 'kysely';
 import type { ContactRow, Database } from '../db/types.js';
-import type { Cursor } from '../http/cursor.js';
+import { type Cursor, type CursorRow, afterCursor, createdAtMicros } from '../http/cursor.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -20,14 +20,11 @@ export interface ContactQuery {
 }
 
 /** Newest first; `limit + 1` rows so the caller can tell whether another page exists. */
-export function findContacts(db: Db, query: ContactQuery): Promise<ContactRow[]> {
-  let q = db.selectFrom('contacts').selectAll();
+export function findContacts(db: Db, query: ContactQuery): Promise<(ContactRow & CursorRow)[]> {
+  let q = db.selectFrom('contacts').selectAll().select(createdAtMicros);
   if (query.phone !== undefined) q = q.where(sql<boolean>`phones @> ARRAY[${query.phone}]::text[]`);
   if (query.email !== undefined) q = q.where(sql<boolean>`emails @> ARRAY[${query.email}]::text[]`);
-  if (query.after) {
-    const { createdAt, id } = query.after;
-    q = q.where((eb) => eb.or([eb('created_at', '<', createdAt), eb.and([eb('created_at', '=', createdAt), eb('id', '<', id)])]));
-  }
+  if (query.after) q = q.where(afterCursor(query.after));
   return q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(query.limit + 1).execute();
 }
 

@@ -1,4 +1,5 @@
 import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PGlite } from '@electric-sql/pglite';
 import type pg from 'pg';
@@ -84,7 +85,7 @@ export async function migrate(target: MigrationTarget, dir = MIGRATIONS_DIR): Pr
   });
 
   for (const name of files) {
-    const text = await readFile(new URL(name, `file://${dir.endsWith('/') ? dir : `${dir}/`}`), 'utf8');
+    const text = await readFile(join(dir, name), 'utf8');
     await run(async (exec, query) => {
       await query(`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK_ID})`);
       const done = await query('SELECT 1 FROM schema_migrations WHERE name = $1', [name]);

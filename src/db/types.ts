@@ -82,6 +82,8 @@ export interface MessagesTable {
   attempts: ColumnType<number, number | undefined, number>;
   next_attempt_at: Timestamp | null;
   locked_until: Timestamp | null;
+  /** Storage order (migration 0002): a session's outbound messages are delivered in this order. */
+  seq: Generated<number>;
   created_at: CreatedAt;
   updated_at: UpdatedAt;
 }

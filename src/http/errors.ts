@@ -68,19 +68,23 @@ function collapse(errors: FieldError[]): FieldError[] {
   return result.slice(0, 50);
 }
 
-function sendProblem(request: FastifyRequest, reply: FastifyReply, problem: ProblemError): FastifyReply {
+export function sendProblem(request: FastifyRequest, reply: FastifyReply, problem: ProblemError): FastifyReply {
   for (const [name, value] of Object.entries(problem.headers)) reply.header(name, value);
   request.problemCode = problem.code;
   return reply.code(problem.status).type(PROBLEM_CONTENT_TYPE).send(problem.toBody(request.url.split('?')[0]));
 }
 
-function translate(error: FastifyError & { validation?: AjvError[]; validationContext?: string }): ProblemError {
+export function translate(error: FastifyError & { validation?: AjvError[]; validationContext?: string }): ProblemError {
   if (error instanceof ProblemError) return error;
   if (error.validation) {
     const errors = collapse(error.validation.map(toFieldError));
     return validationFailed(errors.length > 0 ? errors : [{ field: '', code: 'invalid_value', message: error.message }]);
   }
   switch (error.code) {
+    case 'FST_ERR_BAD_URL':
+      return new ProblemError(400, 'bad_url', 'The request URL is malformed.');
+    case 'FST_ERR_ASYNC_CONSTRAINT':
+      return new ProblemError(500, 'internal_error', 'An unexpected error occurred.');
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return validationFailed([{ field: '', code: 'invalid_json', message: 'The body is not valid JSON.' }]);
@@ -129,3 +133,11 @@ export const errorsPlugin = fp(
 );
 
 export { titleFor };
+
+/**
+ * Errors the router raises before any route runs (a malformed URL, a path part that is too
+ * long) go through the same renderer, so they are problem+json too.
+ */
+export function renderFrameworkError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  sendProblem(request, reply, translate(error));
+}

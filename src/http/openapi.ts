@@ -9,7 +9,24 @@ export const API_VERSION = '1.0.0';
 /** OpenAPI 3.1 generated from the route schemas, at /openapi.json, browsable at /docs. */
 export const openapiPlugin = fp(
   async (app: FastifyInstance) => {
+    // Fastify validates a missing body against a `Type.Optional` body schema (see validation.ts);
+    // the swagger plugin marks every request body required, so correct those operations.
+    const optionalBodies = new Set<string>();
+    app.addHook('onRoute', (route) => {
+      const schema = route.schema as { operationId?: string; body?: { '~optional'?: boolean } } | undefined;
+      if (schema?.operationId && schema.body?.['~optional']) optionalBodies.add(schema.operationId);
+    });
     await app.register(swagger, {
+      transformObject: (documentObject) => {
+        if (!('openapiObject' in documentObject)) return documentObject.swaggerObject;
+        const { openapiObject } = documentObject;
+        for (const item of Object.values(openapiObject.paths ?? {})) {
+          for (const operation of Object.values(item as Record<string, { operationId?: string; requestBody?: { required?: boolean } }>)) {
+            if (operation?.operationId && optionalBodies.has(operation.operationId) && operation.requestBody) operation.requestBody.required = false;
+          }
+        }
+        return openapiObject;
+      },
       openapi: {
         openapi: '3.1.0',
         info: {

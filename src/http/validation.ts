@@ -13,5 +13,10 @@ function createAjv(options: Options): Ajv {
 const bodyAjv = createAjv({ coerceTypes: false });
 const textAjv = createAjv({ coerceTypes: 'array' });
 
-export const validatorCompiler: FastifySchemaCompiler<unknown> = ({ schema, httpPart }) =>
-  (httpPart === 'body' ? bodyAjv : textAjv).compile(schema as object);
+export const validatorCompiler: FastifySchemaCompiler<unknown> = ({ schema, httpPart }) => {
+  const validate = (httpPart === 'body' ? bodyAjv : textAjv).compile(schema as object);
+  if (httpPart !== 'body' || !(schema as { '~optional'?: boolean })['~optional']) return validate;
+  // A body declared `Type.Optional(...)` may be left out: Fastify then validates null.
+  const validateOrNone = (data: unknown) => data === null || data === undefined || validate(data);
+  return Object.defineProperty(validateOrNone, 'errors', { get: () => validate.errors });
+};

@@ -49,7 +49,7 @@ export function insertInboundMessage(
     .executeTakeFirst();
 }
 
-/** A session's messages, oldest first. */
+/** A session's messages, oldest first; those of one millisecond in the order they were stored. */
 export function listSessionMessages(db: Db, sessionId: string): Promise<MessageRow[]> {
-  return db.selectFrom('messages').selectAll().where('session_id', '=', sessionId).orderBy('created_at').orderBy('id').execute();
+  return db.selectFrom('messages').selectAll().where('session_id', '=', sessionId).orderBy('created_at').orderBy('seq').execute();
 }

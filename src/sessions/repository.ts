@@ -1,6 +1,6 @@
 import { type Kysely, type Transaction, sql } from 'kysely';
 import type { ChannelType, Database, SessionRow } from '../db/types.js';
-import type { Cursor } from '../http/cursor.js';
+import { type Cursor, type CursorRow, afterCursor, createdAtMicros } from '../http/cursor.js';
 import { violatedUniqueConstraint } from '../db/errors.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -70,17 +70,14 @@ export interface SessionQuery {
 }
 
 /** Newest first; `limit + 1` rows so the caller can tell whether another page exists. */
-export function listSessions(db: Db, query: SessionQuery): Promise<SessionRow[]> {
-  let q = db.selectFrom('sessions').selectAll();
+export function listSessions(db: Db, query: SessionQuery): Promise<(SessionRow & CursorRow)[]> {
+  let q = db.selectFrom('sessions').selectAll().select(createdAtMicros);
   if (query.liveChatId) q = q.where('live_chat_id', '=', query.liveChatId);
   if (query.status) q = q.where('status', '=', query.status);
   if (query.operatorId) q = q.where('operator_id', '=', query.operatorId);
   if (query.contactId) q = q.where('contact_id', '=', query.contactId);
   if (query.account) q = q.where('account', '=', query.account);
-  if (query.after) {
-    const { createdAt, id } = query.after;
-    q = q.where((eb) => eb.or([eb('created_at', '<', createdAt), eb.and([eb('created_at', '=', createdAt), eb('id', '<', id)])]));
-  }
+  if (query.after) q = q.where(afterCursor(query.after));
   return q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(query.limit + 1).execute();
 }
 

@@ -65,7 +65,7 @@ export function assertTemplateSupported(channel: ChannelType, message: MessageCo
 
 /** Telegram: a bot cannot write first, so the person must have written to it. Returns them. */
 export async function requireTelegramPriorContact(db: Db, liveChatId: string, account: Account): Promise<ChannelContactRow> {
-  const known = await findChannelContactByAccount(db, liveChatId, account.value);
+  const known = await findChannelContactByAccount(db, liveChatId, account.value, 'telegram');
   if (!known) {
     const how = account.kind === 'phone' ? ' and shared this phone number with it' : '';
     throw new ProblemError(422, 'telegram_no_prior_contact', `${account.value} has not written to this bot${how}; a Telegram bot cannot start a conversation.`);
@@ -76,7 +76,7 @@ export async function requireTelegramPriorContact(db: Db, liveChatId: string, ac
 /** WhatsApp: free text only within 24 h of the person's last message; a template always. */
 export async function requireWhatsAppWindow(db: Db, liveChatId: string, account: string, message: MessageContent | undefined, now: Date): Promise<void> {
   if (!message || message.template) return;
-  const known = await findChannelContactByAccount(db, liveChatId, account);
+  const known = await findChannelContactByAccount(db, liveChatId, account, 'whatsapp');
   if (!known || now.getTime() - known.last_inbound_at.getTime() > WHATSAPP_WINDOW_MS) {
     throw new ProblemError(
       422,

@@ -1,0 +1,61 @@
+import { type TransientFailure, transient } from './channel-client.js';
+
+/** What came back from a provider's HTTP API: a status and the parsed body (null if not JSON). */
+export interface JsonResponse {
+  status: number;
+  body: unknown;
+  headers: Headers;
+}
+
+/**
+ * POSTs JSON with a hard deadline covering the connection, the response and its body. A
+ * network error, the deadline or `signal` become a transient failure; nothing throws. The
+ * URL is never put into a message: it can carry a secret (Telegram's bot token).
+ */
+export async function postJson(
+  url: string,
+  body: unknown,
+  options: { headers?: Record<string, string>; timeoutMs: number; signal?: AbortSignal | undefined },
+): Promise<JsonResponse | TransientFailure> {
+  const deadline = AbortSignal.timeout(options.timeoutMs);
+  const signal = options.signal ? AbortSignal.any([deadline, options.signal]) : deadline;
+  try {
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json', ...options.headers },
+      body: JSON.stringify(body),
+      signal,
+    });
+    const text = await response.text();
+    return { status: response.status, body: parseJson(text), headers: response.headers };
+  } catch (error) {
+    if (deadline.aborted) return transient('timeout', `The provider did not answer within ${options.timeoutMs} ms.`);
+    if (options.signal?.aborted) return transient('aborted', 'The request was cancelled (shutting down).');
+    return transient('network_error', describeNetworkError(error));
+  }
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
+/** fetch says only "fetch failed"; the cause names what happened (ECONNREFUSED, ECONNRESET, …). */
+function describeNetworkError(error: unknown): string {
+  const cause = error instanceof Error ? (error.cause as { code?: unknown; message?: unknown } | undefined) : undefined;
+  if (cause && typeof cause.message === 'string') return cause.message;
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Reads `obj.a.b.c` from parsed JSON without trusting its shape. */
+export function field(value: unknown, ...path: (string | number)[]): unknown {
+  let current = value;
+  for (const key of path) {
+    if (current === null || typeof current !== 'object') return undefined;
+    current = (current as Record<string | number, unknown>)[key];
+  }
+  return current;
+}

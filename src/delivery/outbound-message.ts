@@ -1,0 +1,29 @@
+import type { Kysely } from 'kysely';
+import { type OutboundContent, type OutboundMessage, type PermanentFailure, permanent } from '../channels/channel-client.js';
+import { findChannelContactByExternalId } from '../channel-contacts/repository.js';
+import type { Database } from '../db/types.js';
+import { type ClaimedMessage, findConversationThread } from './outbox-repository.js';
+
+/**
+ * Turns a claimed outbox row into what a channel client sends: the person's address on the
+ * channel and, for email, the conversation to thread on. A person we cannot address is a
+ * permanent failure: retrying would not find them either.
+ */
+export async function prepareOutboundMessage(db: Kysely<Database>, claim: ClaimedMessage): Promise<OutboundMessage | PermanentFailure> {
+  const content: OutboundContent | null = claim.template ? { template: claim.template } : claim.text !== null ? { text: claim.text } : null;
+  if (!content) return permanent('empty_message', 'The message has neither text nor a template.');
+  switch (claim.channel) {
+    case 'whatsapp':
+      return { id: claim.id, to: claim.account, content, thread: [] };
+    case 'telegram': {
+      // A Telegram session's peer is `tg:<user id>`; the chat id comes from the webhook.
+      const userId = claim.peer.startsWith('tg:') ? claim.peer.slice(3) : null;
+      const contact = userId ? await findChannelContactByExternalId(db, claim.liveChatId, userId) : undefined;
+      if (!contact) return permanent('telegram_chat_unknown', 'This person has not written to the bot, so there is no chat to send to.');
+      // In a private chat the chat id equals the user id.
+      return { id: claim.id, to: contact.chat_id ?? contact.external_user_id, content, thread: [] };
+    }
+    case 'email':
+      return { id: claim.id, to: claim.account, content, thread: await findConversationThread(db, claim) };
+  }
+}

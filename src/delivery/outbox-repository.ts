@@ -1,0 +1,200 @@
+import { type Kysely, type Transaction, sql } from 'kysely';
+import type { ChannelType, Database, MessageError, MessageTemplate } from '../db/types.js';
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+/** A queued message this process holds under a lease, with what delivery needs of its session. */
+export interface ClaimedMessage {
+  id: string;
+  sessionId: string;
+  liveChatId: string;
+  /** The session's channel, which picks the channel client. */
+  channel: ChannelType;
+  /** The session's account (E.164, `@username` or an address) and the provider's identity of the person. */
+  account: string;
+  peer: string;
+  seq: number;
+  text: string | null;
+  template: MessageTemplate | null;
+  /** Attempts so far, this one included. */
+  attempts: number;
+  /** The lease; also the claim's identity: outcomes are only written while it still matches. */
+  lockedUntil: Date;
+}
+
+/** The claim an outcome is written under. */
+export type Claim = Pick<ClaimedMessage, 'id' | 'lockedUntil'>;
+
+/**
+ * Claims up to `limit` due queued messages for `leaseMs` and counts the attempt, in one
+ * statement. `FOR UPDATE SKIP LOCKED` lets every replica claim at once without waiting on
+ * or taking each other's rows; a lease that ran out (its holder died) is claimable again. A
+ * message is not due while an earlier message of its session is still queued, in flight or
+ * waiting for a retry: a session's messages go out one at a time, in order.
+ */
+export async function claimDueMessages(db: Db, options: { limit: number; leaseMs: number }): Promise<ClaimedMessage[]> {
+  // The lease is cut to milliseconds so that it survives the round trip through a JS Date
+  // exactly and can guard the outcome (see recordSent).
+  const result = await sql<{
+    id: string;
+    session_id: string;
+    live_chat_id: string;
+    channel: ChannelType;
+    account: string;
+    peer: string;
+    seq: number | string;
+    text: string | null;
+    template: MessageTemplate | null;
+    attempts: number;
+    locked_until: Date;
+  }>`
+    UPDATE messages AS m
+    SET locked_until = date_trunc('milliseconds', now() + ${options.leaseMs}::integer * interval '1 millisecond'),
+        attempts = m.attempts + 1,
+        updated_at = now()
+    FROM (
+      SELECT c.id
+      FROM messages AS c
+      WHERE c.status = 'queued'
+        AND c.direction = 'outbound'
+        AND c.next_attempt_at <= now()
+        AND (c.locked_until IS NULL OR c.locked_until <= now())
+        AND NOT EXISTS (
+          SELECT 1 FROM messages AS earlier
+          WHERE earlier.session_id = c.session_id AND earlier.status = 'queued' AND earlier.seq < c.seq
+        )
+      ORDER BY c.next_attempt_at, c.seq
+      LIMIT ${options.limit}::integer
+      FOR UPDATE OF c SKIP LOCKED
+    ) AS due, sessions AS s
+    WHERE m.id = due.id AND s.id = m.session_id
+    RETURNING m.id, m.session_id, m.live_chat_id, s.channel, s.account, s.peer, m.seq, m.text, m.template, m.attempts, m.locked_until
+  `.execute(db);
+  return result.rows
+    .map((row) => ({
+      id: row.id,
+      sessionId: row.session_id,
+      liveChatId: row.live_chat_id,
+      channel: row.channel,
+      account: row.account,
+      peer: row.peer,
+      seq: Number(row.seq),
+      text: row.text,
+      template: row.template,
+      attempts: row.attempts,
+      lockedUntil: row.locked_until,
+    }))
+    .sort((a, b) => a.seq - b.seq);
+}
+
+function claimed(db: Db, claim: Claim) {
+  return db
+    .updateTable('messages')
+    .where('id', '=', claim.id)
+    .where('status', '=', sql.lit('queued'))
+    .where('locked_until', '=', claim.lockedUntil);
+}
+
+/**
+ * Records that the provider accepted the message. Returns false, changing nothing, when the
+ * claim is no longer ours (the lease ran out and another process took the message).
+ */
+export async function recordSent(db: Db, claim: Claim, result: { providerMessageId: string; providerRecipient: string | null }): Promise<boolean> {
+  const updated = await claimed(db, claim)
+    .set({
+      status: 'sent',
+      provider_message_id: result.providerMessageId,
+      provider_recipient: result.providerRecipient,
+      error: null,
+      locked_until: null,
+      next_attempt_at: null,
+      updated_at: sql<Date>`now()`,
+    })
+    .executeTakeFirst();
+  return updated.numUpdatedRows > 0n;
+}
+
+/** Puts the message back in the queue, due in `delayMs`, keeping the last error visible. Same guard as recordSent. */
+export async function scheduleRetry(db: Db, claim: Claim, retry: { delayMs: number; error: MessageError }): Promise<boolean> {
+  const updated = await claimed(db, claim)
+    .set({
+      next_attempt_at: sql<Date>`now() + ${Math.max(0, Math.round(retry.delayMs))}::integer * interval '1 millisecond'`,
+      locked_until: null,
+      error: JSON.stringify(retry.error),
+      updated_at: sql<Date>`now()`,
+    })
+    .executeTakeFirst();
+  return updated.numUpdatedRows > 0n;
+}
+
+/** Marks the message failed for good, with the error the API shows. Same guard as recordSent. */
+export async function recordFailure(db: Db, claim: Claim, error: MessageError): Promise<boolean> {
+  const updated = await claimed(db, claim)
+    .set({
+      status: 'failed',
+      error: JSON.stringify(error),
+      locked_until: null,
+      next_attempt_at: null,
+      updated_at: sql<Date>`now()`,
+    })
+    .executeTakeFirst();
+  return updated.numUpdatedRows > 0n;
+}
+
+/**
+ * Gives claims back untried: clears the lease so any replica takes them at once and uncounts
+ * the attempt. Claims that are no longer ours are left alone. Returns how many were released.
+ */
+export async function releaseClaims(db: Db, claims: readonly Claim[]): Promise<number> {
+  if (claims.length === 0) return 0;
+  const updated = await db
+    .updateTable('messages')
+    .set({ locked_until: null, attempts: sql<number>`greatest(attempts - 1, 0)`, updated_at: sql<Date>`now()` })
+    .where('status', '=', sql.lit('queued'))
+    .where((eb) => eb.or(claims.map((c) => eb.and([eb('id', '=', c.id), eb('locked_until', '=', c.lockedUntil)]))))
+    .executeTakeFirst();
+  return Number(updated.numUpdatedRows);
+}
+
+/**
+ * Provider ids of the session's earlier messages — inbound ones and outbound ones that were
+ * sent — oldest first: the conversation an email threads on.
+ */
+export async function findConversationThread(db: Db, message: Pick<ClaimedMessage, 'sessionId' | 'seq'>): Promise<string[]> {
+  const rows = await db
+    .selectFrom('messages')
+    .select('provider_message_id')
+    .where('session_id', '=', message.sessionId)
+    .where('seq', '<', message.seq)
+    .where('provider_message_id', 'is not', null)
+    .where((eb) => eb.or([eb('direction', '=', 'inbound'), eb('status', 'in', ['sent', 'delivered', 'read'])]))
+    .orderBy('seq')
+    .execute();
+  return rows.map((r) => r.provider_message_id).filter((id): id is string => id !== null);
+}
+
+export interface OutboxStats {
+  /** Messages waiting for delivery, in flight included. */
+  depth: number;
+  /** Of those, the ones a dispatcher holds right now. */
+  inFlight: number;
+  /** Age of the oldest queued message in seconds; 0 when the outbox is empty. */
+  oldestAgeSeconds: number;
+}
+
+/** The outbox depth, for metrics: one pass over the partial outbox index. */
+export async function outboxStats(db: Db): Promise<OutboxStats> {
+  const result = await sql<{ depth: number; in_flight: number; oldest_age: number | null }>`
+    SELECT count(*)::integer AS depth,
+           (count(*) FILTER (WHERE locked_until > now()))::integer AS in_flight,
+           extract(epoch FROM now() - min(created_at))::float8 AS oldest_age
+    FROM messages
+    WHERE status = 'queued'
+  `.execute(db);
+  const row = result.rows[0];
+  return {
+    depth: row?.depth ?? 0,
+    inFlight: row?.in_flight ?? 0,
+    oldestAgeSeconds: Math.max(0, row?.oldest_age ?? 0),
+  };
+}

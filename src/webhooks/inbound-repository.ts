@@ -1,0 +1,31 @@
+import { type Kysely, type Transaction, sql } from 'kysely';
+import type { Database, SessionRow } from '../db/types.js';
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+/**
+ * Marks a provider event as processed. Returns false when it already was (a replay): the
+ * caller then skips its effects. Inside a transaction, a concurrent delivery of the same event
+ * waits on the primary key until the first commits, then sees the row.
+ */
+export async function recordProcessedEvent(db: Db, liveChatId: string, eventId: string, at: Date): Promise<boolean> {
+  const inserted = await db
+    .insertInto('processed_events')
+    .values({ live_chat_id: liveChatId, event_id: eventId, processed_at: at })
+    .onConflict((oc) => oc.columns(['live_chat_id', 'event_id']).doNothing())
+    .returning('event_id')
+    .executeTakeFirst();
+  return inserted !== undefined;
+}
+
+/** The open session with this person (`sessions.peer`) on the live chat, if any. */
+export function findOpenSessionByPeer(db: Db, liveChatId: string, peer: string): Promise<SessionRow | undefined> {
+  return db
+    .selectFrom('sessions')
+    .selectAll()
+    .where('live_chat_id', '=', liveChatId)
+    .where('peer', '=', peer)
+    // A literal, so the predicate matches the partial index sessions_open_peer_key.
+    .where('status', '=', sql.lit('open'))
+    .executeTakeFirst();
+}

@@ -1,0 +1,29 @@
+import type { FastifyPluginAsync } from 'fastify';
+import type { Kysely } from 'kysely';
+import type { Clock } from '../clock.js';
+import type { Database } from '../db/types.js';
+import type { LiveChatService } from '../live-chats/service.js';
+import { telegramWebhookRoutes } from './telegram-routes.js';
+import { TelegramWebhookService } from './telegram-service.js';
+import { whatsappWebhookRoutes } from './whatsapp-routes.js';
+import { WhatsAppWebhookService } from './whatsapp-service.js';
+
+export interface WebhookRoutesOptions {
+  db: Kysely<Database>;
+  liveChats: LiveChatService;
+  clock: Clock;
+}
+
+/**
+ * The providers' webhooks, in their own encapsulated context: here a JSON body arrives as the
+ * raw bytes (signatures cover those exact bytes), and each route parses it after checking the
+ * channel's secret. Other content types are refused (415). The rest of the app keeps Fastify's
+ * JSON parser.
+ */
+export const webhookRoutes: FastifyPluginAsync<WebhookRoutesOptions> = async (app, { db, liveChats, clock }) => {
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+
+  await app.register(telegramWebhookRoutes, { telegram: new TelegramWebhookService(db, liveChats, clock) });
+  await app.register(whatsappWebhookRoutes, { whatsapp: new WhatsAppWebhookService(db, liveChats, clock) });
+};

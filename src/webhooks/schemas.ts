@@ -1,0 +1,95 @@
+import { type Static, Type } from 'typebox';
+
+// Provider payloads: only the fields used are described, and every object admits more, since
+// the providers add fields over time and a refused delivery is retried again and again.
+
+const TelegramUser = Type.Object({
+  id: Type.Integer(),
+  is_bot: Type.Optional(Type.Boolean()),
+  first_name: Type.Optional(Type.String()),
+  username: Type.Optional(Type.String()),
+});
+
+const TelegramMessage = Type.Object({
+  message_id: Type.Integer(),
+  date: Type.Integer({ description: 'Unix seconds.' }),
+  chat: Type.Object({ id: Type.Integer(), type: Type.String() }),
+  from: Type.Optional(TelegramUser),
+  text: Type.Optional(Type.String()),
+  contact: Type.Optional(
+    Type.Object({
+      phone_number: Type.String(),
+      first_name: Type.Optional(Type.String()),
+      user_id: Type.Optional(Type.Integer()),
+    }),
+  ),
+});
+
+export const TelegramUpdate = Type.Object(
+  { update_id: Type.Integer({ minimum: 0 }), message: Type.Optional(TelegramMessage) },
+  { description: 'A Telegram Update. Only `message` in a private chat is used; other update types are acknowledged and ignored.' },
+);
+export type TelegramUpdate = Static<typeof TelegramUpdate>;
+
+export const TelegramOutcome = Type.Object({
+  outcome: Type.Union([Type.Literal('processed'), Type.Literal('duplicate'), Type.Literal('ignored')], {
+    description: '`duplicate`: this update_id was processed before and changed nothing now.',
+  }),
+});
+
+const WhatsAppInboundMessage = Type.Object({
+  from: Type.String({ description: 'The sender’s wa_id (digits).' }),
+  id: Type.String({ description: 'wamid.' }),
+  timestamp: Type.String({ description: 'Unix seconds.' }),
+  type: Type.String(),
+  text: Type.Optional(Type.Object({ body: Type.String() })),
+  button: Type.Optional(Type.Object({ text: Type.String() })),
+});
+export type WhatsAppInboundMessage = Static<typeof WhatsAppInboundMessage>;
+
+const WhatsAppStatus = Type.Object({
+  id: Type.String({ description: 'The wamid of an outbound message.' }),
+  status: Type.String({ description: '`sent`, `delivered`, `read` or `failed`; others are ignored.' }),
+  timestamp: Type.String(),
+  recipient_id: Type.Optional(Type.String()),
+  errors: Type.Optional(
+    Type.Array(
+      Type.Object({
+        code: Type.Integer(),
+        title: Type.Optional(Type.String()),
+        message: Type.Optional(Type.String()),
+        error_data: Type.Optional(Type.Object({ details: Type.Optional(Type.String()) })),
+      }),
+    ),
+  ),
+});
+export type WhatsAppStatus = Static<typeof WhatsAppStatus>;
+
+const WhatsAppChange = Type.Object({
+  field: Type.String(),
+  value: Type.Object({
+    metadata: Type.Optional(Type.Object({ phone_number_id: Type.String(), display_phone_number: Type.Optional(Type.String()) })),
+    messages: Type.Optional(Type.Array(WhatsAppInboundMessage)),
+    statuses: Type.Optional(Type.Array(WhatsAppStatus)),
+  }),
+});
+
+export const WhatsAppNotification = Type.Object(
+  {
+    object: Type.String(),
+    entry: Type.Array(Type.Object({ id: Type.Optional(Type.String()), changes: Type.Array(WhatsAppChange) })),
+  },
+  { description: 'A WhatsApp Cloud API webhook notification; every entry and change in it is handled.' },
+);
+export type WhatsAppNotification = Static<typeof WhatsAppNotification>;
+
+export const WhatsAppOutcome = Type.Object({
+  messages: Type.Integer({ description: 'Inbound messages recorded now (replays not counted).' }),
+  statuses: Type.Integer({ description: 'Outbound messages whose status moved.' }),
+});
+
+export const VerificationQuery = Type.Object({
+  'hub.mode': Type.Optional(Type.String()),
+  'hub.verify_token': Type.Optional(Type.String()),
+  'hub.challenge': Type.Optional(Type.String({ maxLength: 256 })),
+});

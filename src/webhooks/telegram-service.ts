@@ -1,0 +1,85 @@
+import type { Kysely } from 'kysely';
+import { normalisePhone } from '../accounts/accounts.js';
+import { recordChannelContact } from '../channel-contacts/repository.js';
+import type { Clock } from '../clock.js';
+import type { Database } from '../db/types.js';
+import { ProblemError } from '../http/problem.js';
+import type { LiveChatService } from '../live-chats/service.js';
+import { insertInboundMessage } from '../sessions/message-repository.js';
+import { eventTime } from './event-time.js';
+import { findOpenSessionByPeer, recordProcessedEvent } from './inbound-repository.js';
+import type { TelegramUpdate } from './schemas.js';
+import { secretsMatch } from './signature.js';
+import { webhookChannel } from './webhook-channel.js';
+
+export type TelegramOutcome = 'processed' | 'duplicate' | 'ignored';
+
+type TelegramMessage = NonNullable<TelegramUpdate['message']>;
+
+/** Telegram Updates: who has written to the bot (the prior-contact rule) and what they wrote. */
+export class TelegramWebhookService {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly liveChats: LiveChatService,
+    private readonly clock: Clock,
+  ) {}
+
+  /**
+   * Checks `X-Telegram-Bot-Api-Secret-Token` against the live chat's webhookSecret in constant
+   * time. Throws 404 live_chat_not_found (unknown or not Telegram) and 401
+   * invalid_webhook_secret (wrong or missing, or no secret configured).
+   */
+  async authenticate(liveChatId: string, presentedSecret: string | undefined): Promise<void> {
+    const channel = await webhookChannel(this.liveChats, liveChatId, 'telegram');
+    if (!channel.webhookSecret || !secretsMatch(presentedSecret, channel.webhookSecret)) {
+      throw new ProblemError(401, 'invalid_webhook_secret', 'X-Telegram-Bot-Api-Secret-Token does not match this live chat’s webhook secret.');
+    }
+  }
+
+  /**
+   * Applies one Update in one short transaction: records the person in channel_contacts (with
+   * their phone when they shared their own contact) and stores a text on their open session.
+   * Returns `duplicate` for an update_id seen before (nothing changes) and `ignored` for
+   * updates that are not a person's message in a private chat. Safe to retry.
+   */
+  async handleUpdate(liveChatId: string, update: TelegramUpdate): Promise<TelegramOutcome> {
+    const message = update.message;
+    const sender = message?.from;
+    if (!message || !sender || sender.is_bot === true || message.chat.type !== 'private') return 'ignored';
+    const at = eventTime(message.date, this.clock);
+    const phone = sharedOwnPhone(message, sender.id);
+
+    return this.db.transaction().execute(async (trx) => {
+      if (!(await recordProcessedEvent(trx, liveChatId, `tg:${update.update_id}`, this.clock.now()))) return 'duplicate';
+      await recordChannelContact(trx, {
+        liveChatId,
+        externalUserId: String(sender.id),
+        chatId: String(message.chat.id),
+        username: sender.username ?? null,
+        phone,
+        at,
+      });
+      if (message.text !== undefined) {
+        const session = await findOpenSessionByPeer(trx, liveChatId, `tg:${sender.id}`);
+        if (session) {
+          // message_id counts per chat, so the chat makes it unique on the live chat.
+          const providerMessageId = `${message.chat.id}:${message.message_id}`;
+          await insertInboundMessage(trx, { sessionId: session.id, liveChatId, text: message.text, providerMessageId, at });
+        }
+      }
+      return 'processed';
+    });
+  }
+}
+
+/**
+ * The phone of a shared contact, in E.164, when it is the sender's own (a contact card of
+ * someone else says nothing about who is writing). Telegram may send it without `+`.
+ */
+function sharedOwnPhone(message: TelegramMessage, senderId: number): string | null {
+  const contact = message.contact;
+  if (!contact || contact.user_id !== senderId) return null;
+  const given = contact.phone_number.trim();
+  const phone = normalisePhone(given.startsWith('+') ? given : `+${given}`);
+  return phone.ok ? phone.value : null;
+}

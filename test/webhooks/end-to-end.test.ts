@@ -1,0 +1,116 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type TestApp, call, createTestApp } from '../support/app.js';
+import { liveChatWithOperator, newPhone } from '../support/fixtures.js';
+import { expectProblem } from '../support/problems.js';
+import { postTelegram, postWhatsApp, telegramMessage, telegramSharedContact, whatsappChange, whatsappNotification, whatsappText } from './providers.js';
+
+const HOUR = 3_600_000;
+
+describe('Telegram: a bot reaches only people who wrote to it', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp();
+  });
+  afterAll(() => t.close());
+
+  it('refuses an unknown person, then opens a session once they wrote and shared their phone', async () => {
+    const { liveChatId, operatorId } = await liveChatWithOperator(t.app, 'telegram');
+    const phone = newPhone();
+    const person = { id: 5_550_001_001, username: 'asha_k' };
+    const initiate = (account: string) =>
+      call(t.app, 'POST', '/sessions', { liveChatId, operatorId, contact: { name: 'Asha', phones: [phone] }, account, message: { text: 'Hello Asha!' } });
+
+    expectProblem(await initiate(phone), 422, 'telegram_no_prior_contact');
+
+    // Writing to the bot makes the person known by @username; their phone only once shared.
+    expect((await postTelegram(t.app, liveChatId, telegramMessage(person, { text: '/start' }))).statusCode).toBe(200);
+    expectProblem(await initiate(phone), 422, 'telegram_no_prior_contact');
+    expect((await postTelegram(t.app, liveChatId, telegramSharedContact({ id: person.id }, phone.slice(1)))).statusCode).toBe(200);
+
+    const session = await initiate(phone);
+    expect(session.statusCode, session.body).toBe(201);
+    expect(session.data).toMatchObject({ channel: 'telegram', account: phone, status: 'open' });
+
+    // The same person by @username is the same peer: one open session.
+    const again = await initiate('@Asha_K');
+    expect(expectProblem(again, 409, 'session_already_open').existingSessionId).toBe(session.data.id);
+
+    // What they write now lands on the session.
+    await postTelegram(t.app, liveChatId, telegramMessage(person, { text: 'Hi! Yes, about my order…' }));
+    const messages = await call(t.app, 'GET', `/sessions/${session.data.id}/messages`);
+    expect(messages.data.items.map((m: { direction: string; text: string; status: string }) => [m.direction, m.text, m.status])).toEqual([
+      ['outbound', 'Hello Asha!', 'queued'],
+      ['inbound', 'Hi! Yes, about my order…', 'received'],
+    ]);
+  });
+
+  it('opens a session by @username once the person wrote', async () => {
+    const { liveChatId, operatorId } = await liveChatWithOperator(t.app, 'telegram');
+    const body = { liveChatId, operatorId, contact: { name: 'Ben' }, account: '@ben_writes', message: { text: 'Hi Ben' } };
+    expectProblem(await call(t.app, 'POST', '/sessions', body), 422, 'telegram_no_prior_contact');
+    await postTelegram(t.app, liveChatId, telegramMessage({ id: 5_550_002_002, username: 'Ben_Writes' }, { text: 'hello?' }));
+    const session = await call(t.app, 'POST', '/sessions', body);
+    expect(session.statusCode, session.body).toBe(201);
+  });
+
+  it('does not let one live chat’s contacts open sessions on another bot', async () => {
+    const first = await liveChatWithOperator(t.app, 'telegram');
+    const second = await liveChatWithOperator(t.app, 'telegram');
+    await postTelegram(t.app, first.liveChatId, telegramMessage({ id: 5_550_003_003, username: 'cara_one' }, { text: 'hi' }));
+    const refused = await call(t.app, 'POST', '/sessions', { liveChatId: second.liveChatId, operatorId: second.operatorId, contact: { name: 'Cara' }, account: '@cara_one' });
+    expectProblem(refused, 422, 'telegram_no_prior_contact');
+  });
+});
+
+describe('WhatsApp: free text only within 24 hours of the person’s last message', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp();
+  });
+  afterAll(() => t.close());
+
+  const personWrites = (liveChatId: string, waId: string, text: string, at: Date) =>
+    postWhatsApp(t.app, liveChatId, whatsappNotification([whatsappChange({ messages: [whatsappText(waId, text, { at })] })]));
+
+  it('opens the window with each inbound message and closes it 24 hours after the last one', async () => {
+    const { liveChatId, operatorId } = await liveChatWithOperator(t.app, 'whatsapp');
+    const phone = newPhone();
+    const waId = phone.slice(1);
+    const body = { liveChatId, operatorId, contact: { name: 'Sheena', phones: [phone] }, message: { text: 'Hi Sheena, following up on your order.' } };
+    const sendText = (sessionId: string) => call(t.app, 'POST', `/sessions/${sessionId}/messages`, { operatorId, text: 'Anything else?' });
+
+    expectProblem(await call(t.app, 'POST', '/sessions', body), 422, 'whatsapp_template_required');
+
+    // The person wrote two hours ago: the window is open for another 22 hours.
+    const firstWrote = new Date(t.clock.now().getTime() - 2 * HOUR);
+    expect((await personWrites(liveChatId, waId, 'Hello', firstWrote)).statusCode).toBe(200);
+    const session = await call(t.app, 'POST', '/sessions', body);
+    expect(session.statusCode, session.body).toBe(201);
+    const sessionId = session.data.id as string;
+
+    t.clock.advance(22 * HOUR - 1_000);
+    expect((await sendText(sessionId)).statusCode).toBe(202);
+    t.clock.advance(2_000);
+    expectProblem(await sendText(sessionId), 422, 'whatsapp_template_required');
+    const template = await call(t.app, 'POST', `/sessions/${sessionId}/messages`, { operatorId, template: { name: 'order_update', language: 'en_US' } });
+    expect(template.statusCode, template.body).toBe(202);
+
+    // They answer: a new 24-hour window from their message, which is stored on the session.
+    expect((await personWrites(liveChatId, waId, 'Still waiting', t.clock.now())).statusCode).toBe(200);
+    expect((await sendText(sessionId)).statusCode).toBe(202);
+    const inbound = (await call(t.app, 'GET', `/sessions/${sessionId}/messages`)).data.items.filter((m: { direction: string }) => m.direction === 'inbound');
+    expect(inbound.map((m: { text: string }) => m.text)).toEqual(['Still waiting']);
+
+    t.clock.advance(24 * HOUR + 1_000);
+    expectProblem(await sendText(sessionId), 422, 'whatsapp_template_required');
+  });
+
+  it('does not stretch the window with a timestamp from the future', async () => {
+    const { liveChatId, operatorId } = await liveChatWithOperator(t.app, 'whatsapp');
+    const phone = newPhone();
+    await personWrites(liveChatId, phone.slice(1), 'Hello from a skewed clock', new Date(t.clock.now().getTime() + 12 * HOUR));
+    t.clock.advance(24 * HOUR + 1_000);
+    const body = { liveChatId, operatorId, contact: { name: 'Sam', phones: [phone] }, message: { text: 'Hi Sam' } };
+    expectProblem(await call(t.app, 'POST', '/sessions', body), 422, 'whatsapp_template_required');
+  });
+});
