@@ -1,0 +1,117 @@
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../src/config.js';
+
+const SECRETS_KEY = randomBytes(32).toString('base64');
+const ADMIN_API_KEY = 'prod-admin-key-0123456789abcdef';
+
+function refusal(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return error as ConfigError;
+  }
+  throw new Error(`loadConfig accepted ${JSON.stringify(env)}`);
+}
+
+describe('loadConfig', () => {
+  it('starts with defaults when nothing is set', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      nodeEnv: 'development',
+      port: 3000,
+      databaseUrl: undefined,
+      dataDir: './.data',
+      whatsappApiBaseUrl: 'https://graph.facebook.com/v21.0',
+      telegramApiBaseUrl: 'https://api.telegram.org',
+      rateLimitPerMinute: 6000,
+      dispatcherEnabled: true,
+    });
+    expect(config.secretsKey).toHaveLength(32);
+  });
+
+  it('reads every value it is given, and strips a trailing slash from base URLs', () => {
+    const config = loadConfig({
+      PORT: '8080',
+      DATABASE_URL: 'postgres://app@db:5432/sessions',
+      ADMIN_API_KEY,
+      SECRETS_KEY,
+      WHATSAPP_API_BASE_URL: 'http://127.0.0.1:9001/',
+      TELEGRAM_API_BASE_URL: 'http://127.0.0.1:9002//',
+      RATE_LIMIT_PER_MINUTE: '0',
+      DISPATCHER_ENABLED: 'false',
+      LOG_LEVEL: 'warn',
+    });
+    expect(config).toMatchObject({
+      port: 8080,
+      databaseUrl: 'postgres://app@db:5432/sessions',
+      adminApiKey: ADMIN_API_KEY,
+      whatsappApiBaseUrl: 'http://127.0.0.1:9001',
+      telegramApiBaseUrl: 'http://127.0.0.1:9002',
+      rateLimitPerMinute: 0,
+      dispatcherEnabled: false,
+      logLevel: 'warn',
+    });
+    expect(config.secretsKey.equals(Buffer.from(SECRETS_KEY, 'base64'))).toBe(true);
+  });
+
+  it('reads only the variables it is given, not the process environment', () => {
+    const saved = process.env.LOG_LEVEL;
+    process.env.LOG_LEVEL = 'not-a-level';
+    try {
+      expect(loadConfig({ NODE_ENV: 'test' }).logLevel).toBe('info');
+    } finally {
+      if (saved === undefined) delete process.env.LOG_LEVEL;
+      else process.env.LOG_LEVEL = saved;
+    }
+  });
+
+  it.each([
+    ['PORT', 'abc'],
+    ['PORT', '70000'],
+    ['DATABASE_URL', 'mysql://db/sessions'],
+    ['SECRETS_KEY', 'too-short'],
+    ['ADMIN_API_KEY', 'short'],
+    ['WHATSAPP_API_BASE_URL', 'ftp://graph.example'],
+    ['RATE_LIMIT_PER_MINUTE', '-1'],
+    ['DELIVERY_MAX_ATTEMPTS', '0'],
+    ['NODE_ENV', 'staging'],
+  ])('refuses a bad %s and names it', (name, value) => {
+    const error = refusal({ [name]: value });
+    expect(error.message).toContain(name);
+  });
+
+  it('lists the allowed values of a variable that takes one of a few', () => {
+    const error = refusal({ LOG_LEVEL: 'loud' });
+    expect(error.message).toBe('Invalid configuration: LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent');
+    expect(refusal({ DISPATCHER_ENABLED: 'yes' }).message).toContain('DISPATCHER_ENABLED must be one of true, false');
+  });
+
+  it('names every bad variable at once, and never echoes a secret value', () => {
+    const error = refusal({ PORT: 'abc', ADMIN_API_KEY: 'leaky-secret', SECRETS_KEY: 'another-leaky-secret' });
+    expect(error.message).toContain('PORT');
+    expect(error.message).toContain('ADMIN_API_KEY');
+    expect(error.message).toContain('SECRETS_KEY');
+    expect(error.message).not.toContain('leaky-secret');
+  });
+
+  it('refuses production without ADMIN_API_KEY', () => {
+    expect(refusal({ NODE_ENV: 'production', SECRETS_KEY }).message).toContain('ADMIN_API_KEY');
+  });
+
+  it('refuses production without SECRETS_KEY rather than use the development key', () => {
+    expect(refusal({ NODE_ENV: 'production', ADMIN_API_KEY }).message).toContain('SECRETS_KEY');
+  });
+
+  it('starts production with both keys', () => {
+    const config = loadConfig({ NODE_ENV: 'production', ADMIN_API_KEY, SECRETS_KEY });
+    expect(config.nodeEnv).toBe('production');
+    expect(config.secretsKey.equals(Buffer.from(SECRETS_KEY, 'base64'))).toBe(true);
+  });
+
+  it('refuses a retry cap below the first retry delay', () => {
+    const error = refusal({ DELIVERY_RETRY_BASE_MS: '5000', DELIVERY_RETRY_MAX_MS: '1000' });
+    expect(error.message).toContain('DELIVERY_RETRY_MAX_MS');
+  });
+});

@@ -1,0 +1,101 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sql } from 'kysely';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { migrate } from '../../src/db/migrate.js';
+import { type TestDatabase, createTestDatabase } from '../support/database.js';
+
+let database: TestDatabase;
+const dirs: string[] = [];
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+});
+afterAll(() => database.drop());
+afterEach(async () => {
+  await Promise.all(dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
+});
+
+/** A temporary folder of migration files; `prefix` may contain characters a URL treats specially. */
+async function migrationsDir(files: Record<string, string>, prefix = 'migrations-'): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  dirs.push(dir);
+  await writeFiles(dir, files);
+  return dir;
+}
+
+async function writeFiles(dir: string, files: Record<string, string>): Promise<void> {
+  for (const [name, text] of Object.entries(files)) await writeFile(join(dir, name), text);
+}
+
+async function appliedNames(): Promise<string[]> {
+  const { rows } = await sql<{ name: string }>`SELECT name FROM schema_migrations ORDER BY name`.execute(database.handle.db);
+  return rows.map((r) => r.name);
+}
+
+async function tableExists(name: string): Promise<boolean> {
+  const { rows } = await sql<{ found: string | null }>`SELECT to_regclass(${name})::text AS found`.execute(database.handle.db);
+  return rows[0]?.found != null;
+}
+
+describe('migrate', () => {
+  it('has applied the service’s own migrations, and applying them again changes nothing', async () => {
+    expect(await appliedNames()).toContain('0001_initial.sql');
+    expect(await migrate(database.handle)).toEqual({ applied: [] });
+  });
+
+  it('applies SQL files in name order, once, and ignores other files', async () => {
+    const dir = await migrationsDir({
+      '0002_mig_order_b.sql': 'ALTER TABLE mig_order ADD COLUMN label text NOT NULL DEFAULT $$b$$;',
+      '0001_mig_order_a.sql': 'CREATE TABLE mig_order (id integer PRIMARY KEY);\nINSERT INTO mig_order (id) VALUES (1);',
+      'README.md': 'not a migration',
+      '0003_mig_order_draft.txt': 'DROP TABLE mig_order;',
+    });
+    expect(await migrate(database.handle, dir)).toEqual({ applied: ['0001_mig_order_a.sql', '0002_mig_order_b.sql'] });
+    const { rows } = await sql<{ id: number; label: string }>`SELECT id, label FROM mig_order`.execute(database.handle.db);
+    expect(rows).toEqual([{ id: 1, label: 'b' }]);
+
+    expect(await migrate(database.handle, dir)).toEqual({ applied: [] });
+    expect((await sql`SELECT id FROM mig_order`.execute(database.handle.db)).rows).toHaveLength(1);
+
+    await writeFiles(dir, { '0004_mig_order_c.sql': 'INSERT INTO mig_order (id) VALUES (2);' });
+    expect(await migrate(database.handle, dir)).toEqual({ applied: ['0004_mig_order_c.sql'] });
+  });
+
+  it('throws on a failing migration and keeps nothing of it, nor runs the ones after it', async () => {
+    const dir = await migrationsDir({
+      '0001_mig_fail_ok.sql': 'CREATE TABLE mig_fail_ok (id integer);',
+      '0002_mig_fail_broken.sql': 'CREATE TABLE mig_fail_half (id integer);\nINSERT INTO mig_fail_no_such_table VALUES (1);',
+      '0003_mig_fail_later.sql': 'CREATE TABLE mig_fail_later (id integer);',
+    });
+    await expect(migrate(database.handle, dir)).rejects.toThrow(/mig_fail_no_such_table/);
+    expect(await tableExists('mig_fail_ok')).toBe(true);
+    expect(await tableExists('mig_fail_half')).toBe(false);
+    expect(await tableExists('mig_fail_later')).toBe(false);
+    const names = await appliedNames();
+    expect(names).toContain('0001_mig_fail_ok.sql');
+    expect(names).not.toContain('0002_mig_fail_broken.sql');
+    expect(names).not.toContain('0003_mig_fail_later.sql');
+
+    // Fixed, it applies together with the ones it held back.
+    await writeFiles(dir, { '0002_mig_fail_broken.sql': 'CREATE TABLE mig_fail_half (id integer);' });
+    expect(await migrate(database.handle, dir)).toEqual({ applied: ['0002_mig_fail_broken.sql', '0003_mig_fail_later.sql'] });
+  });
+
+  it('applies each migration once when replicas migrate at the same time', async () => {
+    const dir = await migrationsDir({
+      '0001_mig_race_a.sql': 'CREATE TABLE mig_race (id integer);',
+      '0002_mig_race_b.sql': 'INSERT INTO mig_race VALUES (1);',
+    });
+    const results = await Promise.all([migrate(database.handle, dir), migrate(database.handle, dir), migrate(database.handle, dir)]);
+    expect(results.flatMap((r) => r.applied).sort()).toEqual(['0001_mig_race_a.sql', '0002_mig_race_b.sql']);
+    expect((await sql`SELECT id FROM mig_race`.execute(database.handle.db)).rows).toHaveLength(1);
+  });
+
+  it('reads migrations from a folder whose path has spaces, # or %', async () => {
+    const dir = await migrationsDir({ '0001_mig_path.sql': 'CREATE TABLE mig_path (id integer);' }, 'release #2 100% ');
+    expect(await migrate(database.handle, dir)).toEqual({ applied: ['0001_mig_path.sql'] });
+    expect(await tableExists('mig_path')).toBe(true);
+  });
+});
