@@ -57,6 +57,22 @@ export class LiveChatService {
     return this.toLiveChat(row);
   }
 
+  /**
+   * The channel type of a live chat, or undefined when there is none. Cached: live chats are
+   * never deleted and never change type, so a known answer stays true.
+   */
+  async channelTypeOf(id: string): Promise<Channel['type'] | undefined> {
+    const known = this.#types.get(id);
+    if (known) return known;
+    const row = await repo.findLiveChat(this.db, id);
+    if (!row) return undefined;
+    if (this.#types.size >= 10_000) this.#types.clear();
+    this.#types.set(id, row.channel_type);
+    return row.channel_type;
+  }
+
+  readonly #types = new Map<string, Channel['type']>();
+
   /** Returns the live chat, or throws 404 live_chat_not_found. */
   async get(id: string, db: Kysely<Database> = this.db): Promise<LiveChat> {
     const row = await repo.findLiveChat(db, id);

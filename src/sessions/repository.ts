@@ -40,13 +40,19 @@ export function insertOpenSession(db: Db, s: NewSession): Promise<SessionRow | u
 }
 
 /** The open session on the live chat with this account, contact or person, if any. */
-export function findOpenSession(db: Db, liveChatId: string, who: { account: string; contactId: string; peer: string }): Promise<SessionRow | undefined> {
+export function findOpenSession(db: Db, liveChatId: string, who: { account: string; contactId?: string | undefined; peer: string }): Promise<SessionRow | undefined> {
   return db
     .selectFrom('sessions')
     .selectAll()
     .where('live_chat_id', '=', liveChatId)
     .where('status', '=', sql.lit('open'))
-    .where((eb) => eb.or([eb('account', '=', who.account), eb('contact_id', '=', who.contactId), eb('peer', '=', who.peer)]))
+    .where((eb) =>
+      eb.or([
+        eb('account', '=', who.account),
+        eb('peer', '=', who.peer),
+        ...(who.contactId !== undefined ? [eb('contact_id', '=', who.contactId)] : []),
+      ]),
+    )
     .limit(1)
     .executeTakeFirst();
 }

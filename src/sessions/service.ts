@@ -13,6 +13,7 @@ import { insertContact } from '../contacts/repository.js';
 import { type Message, type MessageContent, type Session, toMessage, toSession } from './model.js';
 import { queueOutboundMessage } from './message-repository.js';
 import * as repo from './repository.js';
+import { writeInitiation } from './initiation-repository.js';
 import * as rules from './rules.js';
 
 export interface InitiateSessionInput {
@@ -66,6 +67,70 @@ export class SessionService {
   }
 
   async #initiate(input: InitiateSessionInput): Promise<{ session: Session; message: Message | null }> {
+    return (await this.#initiateAtOnce(input)) ?? this.#initiateStepByStep(input);
+  }
+
+  /**
+   * The common case in one round trip: when every rule that can be judged without writing
+   * holds, one statement creates the contact, the session and the message, guarded by the
+   * operator's assignment and the contact's existence. Returns null whenever anything is off,
+   * so that #initiateStepByStep finds the refusal that comes first in the contract's order.
+   */
+  async #initiateAtOnce(input: InitiateSessionInput): Promise<{ session: Session; message: Message | null } | null> {
+    const errors: FieldError[] = [];
+    if ((input.contactId === undefined) === (input.contact === undefined)) return null;
+    const givenAccount = rules.parseAccountField(input.account, errors);
+    const inline = input.contact ? normaliseContactDetails(input.contact, '/contact') : undefined;
+    if (errors.length > 0 || (inline && inline.errors.length > 0) || rules.messageContentErrors(input.message, '/message').length > 0) return null;
+    // The contact's own details are needed to pick the account for it.
+    if (input.contactId !== undefined && !givenAccount) return null;
+    const channel = await this.liveChats.channelTypeOf(input.liveChatId);
+    if (!channel) return null;
+
+    const now = this.clock.now();
+    let account: Account;
+    let telegramContact: ChannelContactRow | undefined;
+    try {
+      account = rules.resolveAccount(channel, givenAccount, { phones: inline?.phones ?? [], emails: inline?.emails ?? [] });
+      rules.assertTemplateSupported(channel, input.message);
+      if (channel === 'telegram') telegramContact = await rules.requireTelegramPriorContact(this.db, input.liveChatId, account);
+      if (channel === 'whatsapp') await rules.requireWhatsAppWindow(this.db, input.liveChatId, account.value, input.message, now);
+    } catch (error) {
+      if (error instanceof ProblemError) return null;
+      throw error;
+    }
+    const peer = rules.peerOf(channel, account, telegramContact);
+    const addAccountTo = account.kind === 'phone' ? 'phones' : account.kind === 'email' ? 'emails' : null;
+    const details = { phones: inline?.phones ?? [], emails: inline?.emails ?? [] };
+    if (inline && addAccountTo && !details[addAccountTo].includes(account.value)) details[addAccountTo] = [...details[addAccountTo], account.value];
+
+    let written;
+    try {
+      written = await writeInitiation(this.db, {
+        liveChatId: input.liveChatId,
+        channel,
+        operatorId: input.operatorId,
+        contact: input.contactId !== undefined ? { id: input.contactId } : { name: input.contact!.name, ...details },
+        account: account.value,
+        addAccountTo: input.contactId !== undefined ? addAccountTo : null,
+        peer,
+        message: input.message ? { text: input.message.text ?? null, template: input.message.template ?? null } : null,
+        at: now,
+      });
+    } catch (error) {
+      if (!repo.isOpenSessionConflict(error)) throw error;
+      const existing = await repo.findOpenSession(this.db, input.liveChatId, { account: account.value, contactId: input.contactId, peer });
+      if (existing) throw alreadyOpen(existing.id);
+      return null;
+    }
+    if (!written) return null;
+    this.events.sessionCreated(channel);
+    if (written.message) this.events.messagesQueued();
+    return { session: toSession(written.session), message: written.message ? toMessage(written.message) : null };
+  }
+
+  /** The contract's checks one after another, each with its own refusal. */
+  async #initiateStepByStep(input: InitiateSessionInput): Promise<{ session: Session; message: Message | null }> {
     // 1. Formats.
     const errors: FieldError[] = [];
     if ((input.contactId === undefined) === (input.contact === undefined)) {
