@@ -25,6 +25,7 @@ import { sessionRoutes } from './sessions/routes.js';
 import { webhookRoutes } from './webhooks/routes.js';
 import { type ChannelRegistry, createChannelRegistry } from './channels/registry.js';
 import { createDispatcher } from './delivery/create-dispatcher.js';
+import { OutboxSignal } from './delivery/outbox-signal.js';
 import { outboxStats } from './delivery/outbox-repository.js';
 import type { Clock } from './clock.js';
 import { systemClock } from './clock.js';
@@ -78,8 +79,12 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
     ? createDispatcher({ config, database, channels, liveChats: services.liveChats, logger: app.log, observer: metrics })
     : null;
   if (dispatcher) outboxListeners.push(() => dispatcher.wake());
+  // Other replicas' dispatchers hear of queued messages through NOTIFY (Postgres only).
+  const outboxSignal = database.kind === 'postgres' ? new OutboxSignal(database.db, (err) => app.log.warn({ err }, 'could not notify other replicas')) : null;
+  if (outboxSignal) outboxListeners.push(() => outboxSignal.messagesQueued());
   app.addHook('onReady', async () => dispatcher?.start());
   app.addHook('onClose', async () => {
+    outboxSignal?.close();
     await dispatcher?.stop();
     await channels.close();
   });

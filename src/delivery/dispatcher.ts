@@ -10,7 +10,7 @@ import { prepareOutboundMessage } from './outbound-message.js';
 import { type ClaimedMessage, claimDueMessages, recordFailure, recordSent, releaseClaims, scheduleRetry } from './outbox-repository.js';
 import { type RetryPolicy, nextStepAfterFailure } from './retry-policy.js';
 
-/** The Postgres channel the outbox trigger notifies on commit (migration 0002). */
+/** The Postgres channel that tells dispatchers messages were queued (see OutboxSignal). */
 export const MESSAGES_QUEUED_CHANNEL = 'messages_queued';
 
 export type DeliveryOutcome = 'sent' | 'retry' | 'failed';
