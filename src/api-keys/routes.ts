@@ -71,7 +71,9 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox<{ db: Kysely<Database> }> =
       },
     },
     async (request, reply) => {
-      if (!(await repo.revokeApiKey(db, request.params.id))) {
+      const revoked = await repo.revokeApiKey(db, request.params.id);
+      app.apiKeyCache.clear();
+      if (!revoked) {
         throw new ProblemError(404, 'api_key_not_found', `API key ${request.params.id} does not exist or is already revoked.`);
       }
       return reply.code(204).send();

@@ -4,6 +4,7 @@ import fp from 'fastify-plugin';
 import type { Kysely } from 'kysely';
 import { hashApiKey } from '../api-keys/hash.js';
 import { findActiveApiKeyByHash } from '../api-keys/repository.js';
+import { ApiKeyCache } from '../api-keys/cache.js';
 import type { Database } from '../db/types.js';
 import { ProblemError } from './problem.js';
 
@@ -23,6 +24,10 @@ declare module 'fastify' {
   }
   interface FastifyRequest {
     principal: Principal | null;
+  }
+  interface FastifyInstance {
+    /** Authenticated keys of the last second; cleared when a key is revoked. */
+    apiKeyCache: ApiKeyCache<Principal>;
   }
 }
 
@@ -46,12 +51,16 @@ function bearerToken(request: FastifyRequest): string | null {
 
 /**
  * Authenticates `Authorization: Bearer <key>` on every route whose config does not say
- * `access: 'public'`, and checks the route's scope. Keys are compared by their hash.
+ * `access: 'public'`, and checks the route's scope. Keys are compared by their hash; a known
+ * key is remembered for a second (see ApiKeyCache).
  */
 export const authPlugin = fp<AuthOptions>(
   async (app: FastifyInstance, options) => {
     const adminHash = options.adminApiKey ? Buffer.from(hashApiKey(options.adminApiKey), 'hex') : null;
     app.decorateRequest('principal', null);
+    // Only known keys are cached: a key created a moment ago must work at once.
+    const cache = new ApiKeyCache<Principal>();
+    app.decorate('apiKeyCache', cache);
 
     app.addHook('onRequest', async (request) => {
       // Secure by default: a route that does not say otherwise needs the admin scope.
@@ -65,11 +74,15 @@ export const authPlugin = fp<AuthOptions>(
       if (adminHash && timingSafeEqual(adminHash, Buffer.from(hash, 'hex'))) {
         principal = ADMIN_ENV_PRINCIPAL;
       } else {
-        const row = await findActiveApiKeyByHash(options.db, hash);
-        if (row) {
-          const scopes = new Set(row.scopes as Scope[]);
-          if (scopes.has('admin')) scopes.add('sessions');
-          principal = { keyId: row.id, scopes };
+        principal = cache.get(hash) ?? null;
+        if (!principal) {
+          const row = await findActiveApiKeyByHash(options.db, hash);
+          if (row) {
+            const scopes = new Set(row.scopes as Scope[]);
+            if (scopes.has('admin')) scopes.add('sessions');
+            principal = { keyId: row.id, scopes };
+            cache.set(hash, principal);
+          }
         }
       }
       if (!principal) throw unauthorized('The API key is unknown or revoked.');
