@@ -1,6 +1,7 @@
 import type { Clock } from './clock.js';
 import type { Config } from './config.js';
 import type { DatabaseHandle } from './db/connection.js';
+import { createQueryRunner } from './db/prepared.js';
 import { ContactService } from './contacts/service.js';
 import { LiveChatService } from './live-chats/service.js';
 import { SecretBox } from './live-chats/secret-box.js';
@@ -20,7 +21,7 @@ export function createServices(deps: { config: Config; database: DatabaseHandle;
   const events = deps.events ?? noSessionEvents;
   const liveChats = new LiveChatService(db, new SecretBox(deps.config.secretsKey));
   const contacts = new ContactService(db);
-  const sessions = new SessionService(db, liveChats, deps.clock, events);
+  const sessions = new SessionService(db, liveChats, deps.clock, events, createQueryRunner(deps.database));
   const messages = new MessageService(db, sessions, deps.clock, events);
   return { liveChats, contacts, sessions, messages };
 }

@@ -4,6 +4,7 @@ import type { Config } from '../config.js';
 import type { DatabaseHandle } from '../db/connection.js';
 import type { LiveChat } from '../live-chats/model.js';
 import { type DeliveryObserver, Dispatcher } from './dispatcher.js';
+import { cachedLiveChats } from './live-chat-cache.js';
 
 /** The dispatcher with the configuration's retry policy and provider timeout. */
 export function createDispatcher(deps: {
@@ -18,7 +19,7 @@ export function createDispatcher(deps: {
   return new Dispatcher({
     database: deps.database,
     channels: deps.channels,
-    liveChats: deps.liveChats,
+    liveChats: cachedLiveChats(deps.liveChats),
     policy: { maxAttempts, baseMs: retryBaseMs, maxMs: retryMaxMs },
     providerTimeoutMs,
     logger: deps.logger,

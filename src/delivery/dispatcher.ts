@@ -7,7 +7,8 @@ import type { ChannelType } from '../db/types.js';
 import type { LiveChat } from '../live-chats/model.js';
 import { NotificationListener } from './notification-listener.js';
 import { prepareOutboundMessage } from './outbound-message.js';
-import { type ClaimedMessage, claimDueMessages, recordFailure, recordSent, releaseClaims, scheduleRetry } from './outbox-repository.js';
+import { type ClaimedMessage, claimDueMessages, recordFailure, releaseClaims, scheduleRetry } from './outbox-repository.js';
+import { SentRecorder } from './sent-recorder.js';
 import { type RetryPolicy, nextStepAfterFailure } from './retry-policy.js';
 
 /** The Postgres channel that tells dispatchers messages were queued (see OutboxSignal). */
@@ -31,7 +32,7 @@ export interface DispatcherOptions {
   providerTimeoutMs: number;
   logger: FastifyBaseLogger;
   observer?: DeliveryObserver | undefined;
-  /** Messages in flight at once (default 16). */
+  /** Messages in flight at once (default 64). */
   concurrency?: number | undefined;
   /** How long a claim holds before another process may take the message (default 3 × provider timeout + 5 s). */
   leaseMs?: number | undefined;
@@ -63,11 +64,13 @@ export class Dispatcher {
   #wakeRequested = false;
   #wakeUp: (() => void) | null = null;
   #nextRetryAt = Number.POSITIVE_INFINITY;
+  readonly #sentRecorder: SentRecorder;
 
   constructor(private readonly options: DispatcherOptions) {
     this.#db = options.database.db;
+    this.#sentRecorder = new SentRecorder(this.#db);
     this.#log = options.logger.child({ component: 'dispatcher' });
-    this.#concurrency = options.concurrency ?? 16;
+    this.#concurrency = options.concurrency ?? 64;
     this.#leaseMs = options.leaseMs ?? options.providerTimeoutMs * 3 + 5_000;
     this.#pollIntervalMs = options.pollIntervalMs ?? (options.database.kind === 'pglite' ? 250 : 1_000);
   }
@@ -198,7 +201,7 @@ export class Dispatcher {
 
   async #record(message: ClaimedMessage, result: SendResult, log: FastifyBaseLogger): Promise<void> {
     if (result.outcome === 'sent') {
-      const recorded = await recordSent(this.#db, message, result);
+      const recorded = await this.#sentRecorder.record(message, result);
       if (!recorded) log.warn({ providerMessageId: result.providerMessageId }, 'sent after the lease ran out; another dispatcher may send it again');
       else log.debug({ providerMessageId: result.providerMessageId }, 'message sent');
       this.#observe(message.channel, 'sent');

@@ -114,6 +114,31 @@ export async function recordSent(db: Db, claim: Claim, result: { providerMessage
   return updated.numUpdatedRows > 0n;
 }
 
+/**
+ * recordSent for many messages in one statement (one commit instead of one per message).
+ * Returns the ids whose claim still held; the others were not written.
+ */
+export async function recordSentBatch(
+  db: Db,
+  entries: { claim: Claim; providerMessageId: string; providerRecipient: string | null }[],
+): Promise<Set<string>> {
+  if (entries.length === 0) return new Set();
+  const result = await sql<{ id: string }>`
+    UPDATE messages AS m
+    SET status = 'sent', provider_message_id = v.provider_message_id, provider_recipient = v.provider_recipient,
+        error = NULL, locked_until = NULL, next_attempt_at = NULL, updated_at = now()
+    FROM unnest(
+      ${entries.map((e) => e.claim.id)}::uuid[],
+      ${entries.map((e) => e.claim.lockedUntil.toISOString())}::timestamptz[],
+      ${entries.map((e) => e.providerMessageId)}::text[],
+      ${entries.map((e) => e.providerRecipient)}::text[]
+    ) AS v(id, locked_until, provider_message_id, provider_recipient)
+    WHERE m.id = v.id AND m.status = 'queued' AND m.locked_until = v.locked_until
+    RETURNING m.id
+  `.execute(db);
+  return new Set(result.rows.map((r) => r.id));
+}
+
 /** Puts the message back in the queue, due in `delayMs`, keeping the last error visible. Same guard as recordSent. */
 export async function scheduleRetry(db: Db, claim: Claim, retry: { delayMs: number; error: MessageError }): Promise<boolean> {
   const updated = await claimed(db, claim)

@@ -1,4 +1,5 @@
 import { type Kysely, type Transaction, sql } from 'kysely';
+import type { QueryRunner } from '../db/prepared.js';
 import type { ChannelType, Database, MessageRow, MessageTemplate, SessionRow } from '../db/types.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -25,7 +26,11 @@ export interface InitiationWrite {
  * the person makes the whole statement fail with a unique violation on an open-session index
  * (see isOpenSessionConflict), which undoes the contact as well.
  */
-export async function writeInitiation(db: Db, w: InitiationWrite): Promise<{ session: SessionRow; message: MessageRow | null } | undefined> {
+export async function writeInitiation(
+  db: Db,
+  w: InitiationWrite,
+  run: QueryRunner = async (query) => (await db.executeQuery(query)).rows,
+): Promise<{ session: SessionRow; message: MessageRow | null } | undefined> {
   const column = w.addAccountTo ? sql.ref(w.addAccountTo) : null;
   const contactStep =
     'id' in w.contact
@@ -39,7 +44,7 @@ export async function writeInitiation(db: Db, w: InitiationWrite): Promise<{ ses
             SELECT ${w.contact.name}, ${w.contact.phones}::text[], ${w.contact.emails}::text[], now(), now() FROM assigned
             RETURNING id`;
   const message = w.message;
-  const result = await sql<Record<string, unknown>>`
+  const query = sql<Record<string, unknown>>`
     WITH assigned AS (
       SELECT 1 FROM live_chat_operators WHERE live_chat_id = ${w.liveChatId} AND operator_id = ${w.operatorId}
     ),
@@ -57,8 +62,8 @@ export async function writeInitiation(db: Db, w: InitiationWrite): Promise<{ ses
       RETURNING *
     )
     SELECT to_jsonb(session.*) AS session, (SELECT to_jsonb(message.*) FROM message) AS message FROM session
-  `.execute(db);
-  const row = result.rows[0];
+  `.compile(db);
+  const [row] = await run(query);
   if (!row) return undefined;
   return { session: reviveSession(row.session as Record<string, unknown>), message: row.message ? reviveMessage(row.message as Record<string, unknown>) : null };
 }

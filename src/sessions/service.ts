@@ -14,6 +14,7 @@ import { type Message, type MessageContent, type Session, toMessage, toSession }
 import { queueOutboundMessage } from './message-repository.js';
 import * as repo from './repository.js';
 import { writeInitiation } from './initiation-repository.js';
+import type { QueryRunner } from '../db/prepared.js';
 import * as rules from './rules.js';
 
 export interface InitiateSessionInput {
@@ -50,6 +51,8 @@ export class SessionService {
     private readonly liveChats: LiveChatService,
     private readonly clock: Clock,
     private readonly events: SessionEvents = noSessionEvents,
+    /** Runs the one-statement initiation (as a prepared statement on Postgres). */
+    private readonly run?: QueryRunner,
   ) {}
 
   /**
@@ -116,7 +119,7 @@ export class SessionService {
         peer,
         message: input.message ? { text: input.message.text ?? null, template: input.message.template ?? null } : null,
         at: now,
-      });
+      }, this.run);
     } catch (error) {
       if (!repo.isOpenSessionConflict(error)) throw error;
       const existing = await repo.findOpenSession(this.db, input.liveChatId, { account: account.value, contactId: input.contactId, peer });

@@ -1,0 +1,219 @@
+/**
+ * npm run bench — POST /sessions against Postgres, next to Postgres's own ceiling for the same
+ * writes, on this machine, in one run. Needs DATABASE_URL (a server where it may create a
+ * scratch database) and pgbench on the PATH.
+ *
+ *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/test npm run bench
+ *
+ * Options (environment): BENCH_CONNECTIONS (32), BENCH_SECONDS (20), BENCH_WARMUP_SECONDS (5).
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { cpus, totalmem } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import pg from 'pg';
+
+const baseUrl = process.env.DATABASE_URL;
+if (!baseUrl) {
+  console.error('npm run bench needs DATABASE_URL, e.g. postgres://postgres@127.0.0.1:5432/test');
+  process.exit(2);
+}
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
+const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 5);
+const ADMIN_KEY = `bench-${randomBytes(12).toString('hex')}`;
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+const dbName = `bench_${Date.now().toString(36)}`;
+const dbUrl = (() => {
+  const u = new URL(baseUrl);
+  u.pathname = `/${dbName}`;
+  return u.toString();
+})();
+
+async function admin(sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: baseUrl });
+  await client.connect();
+  await client.query(sql);
+  await client.end();
+}
+
+/** A WhatsApp Cloud API stand-in that records when each recipient's message arrived. */
+async function startProvider() {
+  const arrivals = new Map<string, number>();
+  let count = 0;
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      const to = String(JSON.parse(body || '{}').to ?? '');
+      arrivals.set(to, performance.now());
+      count += 1;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ messaging_product: 'whatsapp', contacts: [{ input: to, wa_id: to }], messages: [{ id: `wamid.bench${count}` }] }));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, arrivals, count: () => count, close: () => server.close() };
+}
+
+async function startService(providerUrl: string): Promise<{ child: ChildProcess; url: string }> {
+  const port = 30_000 + Math.floor(Math.random() * 20_000);
+  // BENCH_CPU_PROF=1 writes a CPU profile of the service to bench/results/ (see --cpu-prof).
+  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', `${root}bench/results`] : [];
+  const child = spawn(process.execPath, [...profile, 'dist/server.js'], {
+    cwd: root,
+    env: {
+      ...process.env,
+      NODE_ENV: 'production',
+      DATABASE_URL: dbUrl,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      ADMIN_API_KEY: ADMIN_KEY,
+      SECRETS_KEY: randomBytes(32).toString('base64'),
+      WHATSAPP_API_BASE_URL: providerUrl,
+      LOG_LEVEL: 'warn',
+      RATE_LIMIT_PER_MINUTE: '0',
+    },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 100; i++) {
+    if (await fetch(`${url}/readyz`).then((r) => r.ok, () => false)) return { child, url };
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  child.kill();
+  throw new Error('the service did not become ready');
+}
+
+async function api(url: string, method: string, path: string, body?: unknown): Promise<any> {
+  const response = await fetch(`${url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${ADMIN_KEY}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+const percentile = (values: number[], p: number) => {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+};
+
+/** Drives POST /sessions; every request a new person with an inline contact and a template. */
+async function drive(url: string, liveChatId: string, seconds: number, prefix: string, created?: Map<string, number>) {
+  let n = 0;
+  const statuses: Record<string, number> = {};
+  const result = await autocannon({
+    url,
+    connections: CONNECTIONS,
+    duration: seconds,
+    requests: [
+      {
+        method: 'POST',
+        path: '/sessions',
+        headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
+        setupRequest: (request) => {
+          const phone = `+1${prefix}${String(n++).padStart(10 - prefix.length, '0')}`;
+          return {
+            ...request,
+            body: JSON.stringify({
+              liveChatId,
+              operatorId: 'op-bench',
+              contact: { name: 'Bench Person', phones: [phone] },
+              message: { template: { name: 'order_update', language: 'en_US', parameters: ['Bench'] } },
+            }),
+          };
+        },
+        onResponse: (status, body) => {
+          statuses[status] = (statuses[status] ?? 0) + 1;
+          if (created && status === 201) created.set(JSON.parse(body).account.slice(1), performance.now());
+        },
+      },
+    ],
+  });
+  return { result, statuses };
+}
+
+function ceiling(liveChatId: string): { tps: number } {
+  const out = execFileSync(
+    'pgbench',
+    ['-n', '-c', String(CONNECTIONS), '-j', String(Math.min(CONNECTIONS, cpus().length)), '-T', String(SECONDS), '-M', 'prepared', '-D', `live_chat_id=${liveChatId}`, '-f', `${root}bench/ceiling.sql`, dbUrl],
+    { encoding: 'utf8' },
+  );
+  const tps = Number(/tps = ([\d.]+)/.exec(out)?.[1]);
+  return { tps };
+}
+
+async function outboxDepth(): Promise<number> {
+  const client = new pg.Client({ connectionString: dbUrl });
+  await client.connect();
+  const { rows } = await client.query("SELECT count(*)::int AS n FROM messages WHERE status = 'queued'");
+  await client.end();
+  return rows[0].n;
+}
+
+async function main() {
+  execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'ignore' });
+  await admin(`CREATE DATABASE ${dbName}`);
+  const provider = await startProvider();
+  const service = await startService(provider.url);
+  try {
+    const chat = await api(service.url, 'POST', '/live-chats', {
+      name: 'Bench',
+      channel: { type: 'whatsapp', phoneNumberId: '106540352242922', accessToken: 'bench-token' },
+    });
+    await api(service.url, 'PUT', `/live-chats/${chat.id}/operators/op-bench`);
+
+    console.log(`warming up for ${WARMUP_SECONDS} s…`);
+    await drive(service.url, chat.id, WARMUP_SECONDS, '1');
+
+    console.log(`POST /sessions with ${CONNECTIONS} connections for ${SECONDS} s…`);
+    const created = new Map<string, number>();
+    const sentBefore = provider.count();
+    const started = performance.now();
+    const { result, statuses } = await drive(service.url, chat.id, SECONDS, '2', created);
+    const elapsed = (performance.now() - started) / 1000;
+    // Let delivery finish what was accepted, then read its rate and lag.
+    for (let i = 0; i < 20 && (await outboxDepth()) > 0; i++) await new Promise((r) => setTimeout(r, 500));
+    const depthAfter = await outboxDepth();
+    const delivered = provider.count() - sentBefore;
+    const lags = [...created].map(([to, at]) => (provider.arrivals.get(to) ?? Number.NaN) - at).filter((x) => Number.isFinite(x));
+    const deliveryEnd = Math.max(...[...created.keys()].map((to) => provider.arrivals.get(to) ?? 0));
+
+    console.log(`pgbench ceiling with ${CONNECTIONS} clients for ${SECONDS} s…`);
+    const { tps } = ceiling(chat.id);
+
+    const ok = statuses['201'] ?? 0;
+    const total = Object.values(statuses).reduce((a, b) => a + b, 0) + result.errors + result.timeouts;
+    const rate = ok / elapsed;
+    const rows: [string, string][] = [
+      ['machine', `${cpus().length} × ${cpus()[0]?.model.trim()}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`],
+      ['connections / duration', `${CONNECTIONS} / ${SECONDS} s`],
+      ['requests (201 / all)', `${ok} / ${total}${ok === total ? '' : `  statuses ${JSON.stringify(statuses)}, errors ${result.errors}, timeouts ${result.timeouts}`}`],
+      ['POST /sessions', `${rate.toFixed(0)} sessions/s`],
+      ['latency p50 / p99', `${result.latency.p50} ms / ${result.latency.p99} ms`],
+      ['ceiling (pgbench, same SQL)', `${tps.toFixed(0)} tps`],
+      ['ratio', (rate / tps).toFixed(2)],
+      ['dispatcher', `${delivered} delivered, ${(delivered / ((deliveryEnd - started) / 1000)).toFixed(0)} messages/s; outbox depth after: ${depthAfter}`],
+      ['201 → provider call p50 / p99', `${percentile(lags, 50).toFixed(0)} ms / ${percentile(lags, 99).toFixed(0)} ms`],
+    ];
+    console.log();
+    for (const [k, v] of rows) console.log(`${k.padEnd(32)} ${v}`);
+    const pass = ok === total && rate / tps >= 0.7 && result.latency.p99 <= 50;
+    console.log(`\n${pass ? 'PASS' : 'BELOW TARGET'}: target ratio ≥ 0.70 and p99 ≤ 50 ms with every request 201`);
+  } finally {
+    service.child.kill('SIGTERM');
+    await new Promise((r) => service.child.once('exit', r));
+    provider.close();
+    await admin(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+  }
+}
+
+await main();
