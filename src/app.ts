@@ -5,6 +5,7 @@ import type { DatabaseHandle } from './db/connection.js';
 import { type AppServices, createServices } from './services.js';
 import type { SessionEvents } from './sessions/service.js';
 import { errorsPlugin, renderFrameworkError } from './http/errors.js';
+import { shutdownPlugin } from './http/shutdown.js';
 import { authPlugin } from './http/auth.js';
 import { idempotencyPlugin } from './idempotency/plugin.js';
 import { securityPlugin } from './http/security.js';
@@ -57,6 +58,8 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
     // Operator ids are up to 128 characters and travel in the path.
     routerOptions: { maxParamLength: 256 },
     frameworkErrors: renderFrameworkError,
+    // The shutdown plugin answers requests that arrive while closing, as problem+json.
+    return503OnClosing: false,
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
 
@@ -92,6 +95,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
 
   // Cross-cutting plugins first, so every route below inherits them.
   await app.register(errorsPlugin);
+  await app.register(shutdownPlugin);
   await app.register(openapiPlugin);
   await app.register(authPlugin, { db: database.db, adminApiKey: config.adminApiKey });
   await app.register(securityPlugin, { rateLimitPerMinute: config.rateLimitPerMinute });

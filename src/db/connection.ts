@@ -28,21 +28,33 @@ export interface ConnectOptions {
   pglite?: PGlite | undefined;
 }
 
+/** How much longer than statement_timeout the client waits for an answer before giving up. */
+const QUERY_TIMEOUT_MARGIN_MS = 2_000;
+
 // Postgres returns int8 (count(*)) as a string; the counts here fit a JS number.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number.parseInt(value, 10));
 
 /** Opens Postgres through a pg pool when a URL is given, else embedded PGlite in `dataDir`. */
 export async function connectDatabase(options: ConnectOptions): Promise<DatabaseHandle> {
   if (options.databaseUrl) {
+    const statementTimeoutMs = options.statementTimeoutMs ?? 15_000;
     const pool = new pg.Pool({
       connectionString: options.databaseUrl,
       max: options.poolSize ?? 10,
       connectionTimeoutMillis: options.connectionTimeoutMs ?? 5_000,
-      statement_timeout: options.statementTimeoutMs ?? 15_000,
+      statement_timeout: statementTimeoutMs,
+      // The server enforces statement_timeout only while it answers. A server that stopped
+      // answering (frozen, or cut off without a reset) would leave a query waiting forever:
+      // give up on the client side a little later (→ 503 database_unavailable).
+      query_timeout: statementTimeoutMs + QUERY_TIMEOUT_MARGIN_MS,
       idleTimeoutMillis: 30_000,
     });
-    // An idle client losing its connection (database restart) must not crash the process.
+    // A client losing its connection (database restart) must not crash the process. The pool
+    // handles idle clients ('error' on the pool); a client checked out by a query or transaction
+    // has no listener of its own (pg-pool removes it on checkout), so its 'error' event would be
+    // uncaught. Its query rejects anyway (→ 503), and the pool discards the broken client.
     pool.on('error', () => {});
+    pool.on('connect', (client) => client.on('error', () => {}));
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     return {
       db,

@@ -1,8 +1,10 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyBaseLogger } from 'fastify';
 import type { OutboundMessage, SendResult } from '../channels/channel-client.js';
 import { transient } from '../channels/channel-client.js';
 import type { ChannelRegistry } from '../channels/registry.js';
 import type { DatabaseHandle } from '../db/connection.js';
+import { isDatabaseUnavailable } from '../db/errors.js';
 import type { ChannelType } from '../db/types.js';
 import type { LiveChat } from '../live-chats/model.js';
 import { NotificationListener } from './notification-listener.js';
@@ -43,6 +45,7 @@ export interface DispatcherOptions {
 }
 
 const CLAIM_ERROR_BACKOFF_MAX_MS = 10_000;
+const RECORD_RETRY_MAX_MS = 2_000;
 
 /**
  * Delivers the outbox. Claims due messages under a lease, calls the provider outside any
@@ -184,7 +187,7 @@ export class Dispatcher {
         }
         result = await this.#send(liveChat, prepared);
       }
-      await this.#record(message, result, log);
+      await this.#recordOutcome(message, result, log);
     } catch (error) {
       log.error({ err: error }, 'delivery bookkeeping failed; the message is retried once its lease runs out');
     }
@@ -196,6 +199,26 @@ export class Dispatcher {
     } catch (error) {
       // A client must not throw; if one does, treat it as a passing fault.
       return transient('client_error', error instanceof Error ? error.message : String(error));
+    }
+  }
+
+  /**
+   * Writes the attempt's outcome, waiting out a database that is briefly out of reach (a
+   * restart): the provider has already acted, and an outcome left unwritten would have the
+   * message sent again once its lease ran out. Gives up when the lease runs out or shutdown
+   * cancels deliveries.
+   */
+  async #recordOutcome(message: ClaimedMessage, result: SendResult, log: FastifyBaseLogger): Promise<void> {
+    for (let failures = 0; ; failures++) {
+      try {
+        return await this.#record(message, result, log);
+      } catch (error) {
+        const leaseLeftMs = message.lockedUntil.getTime() - Date.now();
+        if (!isDatabaseUnavailable(error) || leaseLeftMs <= 0 || this.#shutdown.signal.aborted) throw error;
+        const delayMs = Math.min(leaseLeftMs, RECORD_RETRY_MAX_MS, 100 * 2 ** failures);
+        log.warn({ err: error, delayMs }, 'could not record the delivery outcome; retrying');
+        await sleep(delayMs, undefined, { signal: this.#shutdown.signal }).catch(() => {});
+      }
     }
   }
 

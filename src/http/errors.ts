@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { isDatabaseUnavailable } from '../db/errors.js';
+import { isDatabaseUnavailable, isUnstorableText } from '../db/errors.js';
 import { type FieldError, ProblemError, titleFor, validationFailed } from './problem.js';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json; charset=utf-8';
@@ -97,6 +97,9 @@ export function translate(error: FastifyError & { validation?: AjvError[]; valid
   }
   if (error instanceof SyntaxError || (error.statusCode === 400 && /JSON/i.test(error.message))) {
     return validationFailed([{ field: '', code: 'invalid_json', message: 'The body is not valid JSON.' }]);
+  }
+  if (isUnstorableText(error)) {
+    return validationFailed([{ field: '', code: 'invalid_character', message: 'Text must not contain the NUL character (U+0000).' }]);
   }
   if (isDatabaseUnavailable(error)) {
     return new ProblemError(503, 'database_unavailable', 'The database is out of reach; try again shortly.', {}, { 'Retry-After': '5' });
