@@ -49,7 +49,11 @@ export function insertInboundMessage(
     .executeTakeFirst();
 }
 
-/** A session's messages, oldest first; those of one millisecond in the order they were stored. */
+/**
+ * A session's messages in the order they were stored. (An inbound message's time is the
+ * provider's, in whole seconds for Telegram, so ordering by time could put a reply before the
+ * message it answers.)
+ */
 export function listSessionMessages(db: Db, sessionId: string): Promise<MessageRow[]> {
-  return db.selectFrom('messages').selectAll().where('session_id', '=', sessionId).orderBy('created_at').orderBy('seq').execute();
+  return db.selectFrom('messages').selectAll().where('session_id', '=', sessionId).orderBy('seq').execute();
 }

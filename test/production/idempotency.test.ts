@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type TestApp, call, createTestApp } from '../support/app.js';
 import { liveChatWithOperator } from '../support/fixtures.js';
@@ -92,6 +93,26 @@ describe('Idempotency-Key', () => {
     expect(later.headers['idempotent-replayed']).toBeUndefined();
     expect(later.statusCode).toBe(201);
     expect(later.data.id).not.toBe(first.data.id);
+  });
+
+  it('does not pin a key whose request failed with a 5xx: the retry runs again', async () => {
+    const db = t.database.handle.db;
+    // A fault inside the database for this one contact name only.
+    await sql`CREATE FUNCTION fail_for_test() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF NEW.name = 'Explodes' THEN RAISE EXCEPTION 'injected failure'; END IF; RETURN NEW; END $$`.execute(db);
+    await sql`CREATE TRIGGER fail_for_test BEFORE INSERT ON contacts FOR EACH ROW EXECUTE FUNCTION fail_for_test()`.execute(db);
+    const request = { ...chat, contact: { name: 'Explodes', emails: [email()] } };
+    try {
+      const failed = await post(request, 'key-5xx');
+      expect(failed.statusCode).toBe(500);
+      expect(failed.data.code).toBe('internal_error');
+    } finally {
+      await sql`DROP TRIGGER fail_for_test ON contacts`.execute(db);
+      await sql`DROP FUNCTION fail_for_test()`.execute(db);
+    }
+    const retried = await post(request, 'key-5xx');
+    expect(retried.statusCode).toBe(201);
+    expect(retried.headers['idempotent-replayed']).toBeUndefined();
   });
 
   it('refuses an over-long key', async () => {

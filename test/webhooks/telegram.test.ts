@@ -173,6 +173,17 @@ describe('POST /webhooks/telegram/{liveChatId}', () => {
     ]);
   });
 
+  it('lists a reply after the message it answers, though Telegram stamps it in whole seconds', async () => {
+    const person = newPerson();
+    await postTelegram(t.app, liveChatId, telegramMessage(person, { text: '/start' }, { date: new Date(t.clock.now().getTime() - 60_000) }));
+    const session = await call(t.app, 'POST', '/sessions', { liveChatId, operatorId, contact: { name: 'Ann' }, account: `@${person.username}`, message: { text: 'Hello' } });
+    expect(session.statusCode, session.body).toBe(201);
+    // The reply's `date` is earlier than the outbound message's time (seconds, and a skewed clock).
+    await postTelegram(t.app, liveChatId, telegramMessage(person, { text: 'Hi back' }, { date: new Date(t.clock.now().getTime() - 2_000) }));
+    const messages = await call(t.app, 'GET', `/sessions/${session.data.id}/messages`);
+    expect(messages.data.items.map((m: { text: string }) => m.text)).toEqual(['Hello', 'Hi back']);
+  });
+
   it('does not store texts on a closed session', async () => {
     const person = newPerson();
     await postTelegram(t.app, liveChatId, telegramMessage(person, { text: '/start' }));
