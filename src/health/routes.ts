@@ -8,11 +8,7 @@ import { responses } from '../http/schemas.js';
 const Status = Type.Object({ status: Type.String() });
 
 export const healthRoutes: FastifyPluginAsyncTypebox<{ database: DatabaseHandle; readinessTimeoutMs?: number }> = async (app, options) => {
-  let shuttingDown = false;
-  app.addHook('preClose', async () => {
-    shuttingDown = true;
-  });
-
+  // While shutting down, the shutdown plugin answers 503 shutting_down before any route runs.
   app.get(
     '/healthz',
     {
@@ -35,7 +31,6 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ database: DatabaseHandle;
       },
     },
     async () => {
-      if (shuttingDown) throw new ProblemError(503, 'shutting_down', 'This instance is shutting down.', {}, { 'Retry-After': '5' });
       const timeoutMs = options.readinessTimeoutMs ?? 2_000;
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<false>((resolve) => {
