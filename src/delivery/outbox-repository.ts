@@ -100,18 +100,7 @@ function claimed(db: Db, claim: Claim) {
  * claim is no longer ours (the lease ran out and another process took the message).
  */
 export async function recordSent(db: Db, claim: Claim, result: { providerMessageId: string; providerRecipient: string | null }): Promise<boolean> {
-  const updated = await claimed(db, claim)
-    .set({
-      status: 'sent',
-      provider_message_id: result.providerMessageId,
-      provider_recipient: result.providerRecipient,
-      error: null,
-      locked_until: null,
-      next_attempt_at: null,
-      updated_at: sql<Date>`now()`,
-    })
-    .executeTakeFirst();
-  return updated.numUpdatedRows > 0n;
+  return (await recordSentBatch(db, [{ claim, ...result }])).has(claim.id);
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { isDatabaseUnavailable, isUnstorableText } from '../db/errors.js';
-import { type FieldError, ProblemError, titleFor, validationFailed } from './problem.js';
+import { type FieldError, ProblemError, validationFailed } from './problem.js';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json; charset=utf-8';
 
@@ -135,7 +135,6 @@ export const errorsPlugin = fp(
   { name: 'errors' },
 );
 
-export { titleFor };
 
 /**
  * Errors the router raises before any route runs (a malformed URL, a path part that is too

@@ -1,15 +1,14 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { Account } from '../accounts/accounts.js';
 import type { Clock } from '../clock.js';
-import { addContactDetail, findContact } from '../contacts/repository.js';
+import { addContactDetail, findContact, insertContact } from '../contacts/repository.js';
 import { type ContactInput, contactNotFound, normaliseContactDetails } from '../contacts/service.js';
-import type { ChannelContactRow, Database } from '../db/types.js';
+import type { ChannelContactRow, ChannelType, Database } from '../db/types.js';
 import { decodeCursor, paginate } from '../http/cursor.js';
 import { type FieldError, ProblemError, validationFailed } from '../http/problem.js';
 import { isOperatorAssigned } from '../live-chats/repository.js';
 import type { LiveChat } from '../live-chats/model.js';
 import type { LiveChatService } from '../live-chats/service.js';
-import { insertContact } from '../contacts/repository.js';
 import { type Message, type MessageContent, type Session, toMessage, toSession } from './model.js';
 import { queueOutboundMessage } from './message-repository.js';
 import * as repo from './repository.js';
@@ -70,7 +69,8 @@ export class SessionService {
   }
 
   async #initiate(input: InitiateSessionInput): Promise<{ session: Session; message: Message | null }> {
-    return (await this.#initiateAtOnce(input)) ?? this.#initiateStepByStep(input);
+    const request = checkFormats(input);
+    return (await this.#initiateAtOnce(input, request)) ?? this.#initiateStepByStep(input, request);
   }
 
   /**
@@ -79,47 +79,42 @@ export class SessionService {
    * operator's assignment and the contact's existence. Returns null whenever anything is off,
    * so that #initiateStepByStep finds the refusal that comes first in the contract's order.
    */
-  async #initiateAtOnce(input: InitiateSessionInput): Promise<{ session: Session; message: Message | null } | null> {
-    const errors: FieldError[] = [];
-    if ((input.contactId === undefined) === (input.contact === undefined)) return null;
-    const givenAccount = rules.parseAccountField(input.account, errors);
-    const inline = input.contact ? normaliseContactDetails(input.contact, '/contact') : undefined;
-    if (errors.length > 0 || (inline && inline.errors.length > 0) || rules.messageContentErrors(input.message, '/message').length > 0) return null;
+  async #initiateAtOnce(input: InitiateSessionInput, request: CheckedRequest): Promise<{ session: Session; message: Message | null } | null> {
     // The contact's own details are needed to pick the account for it.
-    if (input.contactId !== undefined && !givenAccount) return null;
+    if (input.contactId !== undefined && !request.givenAccount) return null;
     const channel = await this.liveChats.channelTypeOf(input.liveChatId);
     if (!channel) return null;
 
     const now = this.clock.now();
-    let account: Account;
-    let telegramContact: ChannelContactRow | undefined;
+    let reach: { account: Account; peer: string };
     try {
-      account = rules.resolveAccount(channel, givenAccount, { phones: inline?.phones ?? [], emails: inline?.emails ?? [] });
-      rules.assertTemplateSupported(channel, input.message);
-      if (channel === 'telegram') telegramContact = await rules.requireTelegramPriorContact(this.db, input.liveChatId, account);
-      if (channel === 'whatsapp') await rules.requireWhatsAppWindow(this.db, input.liveChatId, account.value, input.message, now);
+      reach = await this.#channelRules(channel, input.liveChatId, request.givenAccount, request.details, input.message, now);
     } catch (error) {
       if (error instanceof ProblemError) return null;
       throw error;
     }
-    const peer = rules.peerOf(channel, account, telegramContact);
+    const { account, peer } = reach;
     const addAccountTo = account.kind === 'phone' ? 'phones' : account.kind === 'email' ? 'emails' : null;
-    const details = { phones: inline?.phones ?? [], emails: inline?.emails ?? [] };
-    if (inline && addAccountTo && !details[addAccountTo].includes(account.value)) details[addAccountTo] = [...details[addAccountTo], account.value];
+    const details = { ...request.details };
+    if (addAccountTo && !details[addAccountTo].includes(account.value)) details[addAccountTo] = [...details[addAccountTo], account.value];
 
     let written;
     try {
-      written = await writeInitiation(this.db, {
-        liveChatId: input.liveChatId,
-        channel,
-        operatorId: input.operatorId,
-        contact: input.contactId !== undefined ? { id: input.contactId } : { name: input.contact!.name, ...details },
-        account: account.value,
-        addAccountTo: input.contactId !== undefined ? addAccountTo : null,
-        peer,
-        message: input.message ? { text: input.message.text ?? null, template: input.message.template ?? null } : null,
-        at: now,
-      }, this.run);
+      written = await writeInitiation(
+        this.db,
+        {
+          liveChatId: input.liveChatId,
+          channel,
+          operatorId: input.operatorId,
+          contact: input.contactId !== undefined ? { id: input.contactId } : { name: input.contact!.name, ...details },
+          account: account.value,
+          addAccountTo: input.contactId !== undefined ? addAccountTo : null,
+          peer,
+          message: input.message ? { text: input.message.text ?? null, template: input.message.template ?? null } : null,
+          at: now,
+        },
+        this.run,
+      );
     } catch (error) {
       if (!repo.isOpenSessionConflict(error)) throw error;
       const existing = await repo.findOpenSession(this.db, input.liveChatId, { account: account.value, contactId: input.contactId, peer });
@@ -133,39 +128,21 @@ export class SessionService {
   }
 
   /** The contract's checks one after another, each with its own refusal. */
-  async #initiateStepByStep(input: InitiateSessionInput): Promise<{ session: Session; message: Message | null }> {
-    // 1. Formats.
-    const errors: FieldError[] = [];
-    if ((input.contactId === undefined) === (input.contact === undefined)) {
-      errors.push({ field: '/contactId', code: 'contact_choice_required', message: 'Give exactly one of contactId and contact.' });
-    }
-    const givenAccount = rules.parseAccountField(input.account, errors);
-    const inline = input.contact ? normaliseContactDetails(input.contact, '/contact') : undefined;
-    if (inline) errors.push(...inline.errors);
-    errors.push(...rules.messageContentErrors(input.message, '/message'));
-    if (errors.length > 0) throw validationFailed(errors);
-
+  async #initiateStepByStep(input: InitiateSessionInput, request: CheckedRequest): Promise<{ session: Session; message: Message | null }> {
     // 2–4. Live chat, operator, contact.
     const liveChat = await this.liveChats.get(input.liveChatId);
     const channel = liveChat.channel.type;
     if (!(await isOperatorAssigned(this.db, liveChat.id, input.operatorId))) throw operatorNotAssigned(input.operatorId, liveChat.id);
-    let details = { phones: inline?.phones ?? [], emails: inline?.emails ?? [] };
+    let details = request.details;
     if (input.contactId !== undefined) {
       const existing = await findContact(this.db, input.contactId);
       if (!existing) throw contactNotFound(input.contactId);
       details = existing;
     }
 
-    // 5. The account fits the channel; templates only where they exist.
-    const account = rules.resolveAccount(channel, givenAccount, details);
-    rules.assertTemplateSupported(channel, input.message);
-
-    // 6–7. Channel rules.
+    // 5–7. The account fits the channel, templates only where they exist, the channel's rules.
     const now = this.clock.now();
-    let telegramContact: ChannelContactRow | undefined;
-    if (channel === 'telegram') telegramContact = await rules.requireTelegramPriorContact(this.db, liveChat.id, account);
-    if (channel === 'whatsapp') await rules.requireWhatsAppWindow(this.db, liveChat.id, account.value, input.message, now);
-    const peer = rules.peerOf(channel, account, telegramContact);
+    const { account, peer } = await this.#channelRules(channel, liveChat.id, request.givenAccount, details, input.message, now);
 
     // 8–9. One open session per person, then the session and its message in one transaction.
     for (let attempt = 0; ; attempt++) {
@@ -191,6 +168,27 @@ export class SessionService {
       if (result.message) this.events.messagesQueued();
       return { session: toSession(result.row), message: result.message ? toMessage(result.message) : null };
     }
+  }
+
+  /**
+   * Checks 5–7 of the contract: picks the account that reaches the person and checks that it
+   * fits the channel, that a template is sent only on WhatsApp, that a Telegram person wrote to
+   * the bot, and that WhatsApp free text is inside the 24-hour window. Throws the refusal.
+   */
+  async #channelRules(
+    channel: ChannelType,
+    liveChatId: string,
+    givenAccount: Account | undefined,
+    details: { phones: string[]; emails: string[] },
+    message: MessageContent | undefined,
+    now: Date,
+  ): Promise<{ account: Account; peer: string }> {
+    const account = rules.resolveAccount(channel, givenAccount, details);
+    rules.assertTemplateSupported(channel, message);
+    let telegramContact: ChannelContactRow | undefined;
+    if (channel === 'telegram') telegramContact = await rules.requireTelegramPriorContact(this.db, liveChatId, account);
+    if (channel === 'whatsapp') await rules.requireWhatsAppWindow(this.db, liveChatId, account.value, message, now);
+    return { account, peer: rules.peerOf(channel, account, telegramContact) };
   }
 
   /** Returns the session or throws 404 session_not_found. */
@@ -267,6 +265,26 @@ export class SessionService {
     if (session.status !== 'open') throw new ProblemError(409, 'session_not_open', `Session ${id} is closed; reopen it first.`);
     return session;
   }
+}
+
+/** What check 1 (formats) yields: the parsed account and the inline contact's normalised details. */
+interface CheckedRequest {
+  givenAccount: Account | undefined;
+  details: { phones: string[]; emails: string[] };
+}
+
+/** Check 1 of the contract: every format at once, as one 400 validation_failed. */
+function checkFormats(input: InitiateSessionInput): CheckedRequest {
+  const errors: FieldError[] = [];
+  if ((input.contactId === undefined) === (input.contact === undefined)) {
+    errors.push({ field: '/contactId', code: 'contact_choice_required', message: 'Give exactly one of contactId and contact.' });
+  }
+  const givenAccount = rules.parseAccountField(input.account, errors);
+  const inline = input.contact ? normaliseContactDetails(input.contact, '/contact') : undefined;
+  if (inline) errors.push(...inline.errors);
+  errors.push(...rules.messageContentErrors(input.message, '/message'));
+  if (errors.length > 0) throw validationFailed(errors);
+  return { givenAccount, details: { phones: inline?.phones ?? [], emails: inline?.emails ?? [] } };
 }
 
 class RetryInitiation extends Error {}
