@@ -1,6 +1,6 @@
 -- The essential SQL of one initiation, for pgbench: the contact, the session guarded by the
 -- open-session partial unique indexes, and the queued message, in one transaction.
-\set n random(1, 9000000000)
+\set n random(1, 9000000000000000)
 BEGIN;
 INSERT INTO contacts (name, phones, emails) VALUES ('Bench', ARRAY['+1555' || :n]::text[], '{}') RETURNING id \gset c_
 INSERT INTO sessions (live_chat_id, channel, contact_id, account, peer, operator_id, status)

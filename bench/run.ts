@@ -11,6 +11,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { readFileSync, readdirSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
@@ -151,6 +152,34 @@ function pgbench(liveChatId: string, script: string): number {
   return Number(/tps = ([\d.]+)/.exec(out)?.[1]);
 }
 
+/**
+ * CPU seconds used so far by the service, by this process (load generator and provider
+ * stand-in) and by all Postgres processes, read from /proc (Linux); null elsewhere.
+ */
+function cpuSeconds(servicePid: number): { service: number; bench: number; postgres: number } | null {
+  const ticks = (stat: string) => {
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in USER_HZ (100/s)
+  };
+  try {
+    let postgres = 0;
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+        if (stat.includes('(postgres)')) postgres += ticks(stat);
+      } catch {
+        // The process ended meanwhile.
+      }
+    }
+    const usage = process.cpuUsage();
+    return { service: ticks(readFileSync(`/proc/${servicePid}/stat`, 'utf8')), bench: (usage.user + usage.system) / 1e6, postgres };
+  } catch {
+    return null;
+  }
+}
+
 async function outboxDepth(): Promise<number> {
   const client = new pg.Client({ connectionString: dbUrl });
   await client.connect();
@@ -178,7 +207,9 @@ async function main() {
     const created = new Map<string, number>();
     const sentBefore = provider.count();
     const started = performance.now();
+    const cpuBefore = cpuSeconds(service.child.pid!);
     const { result, statuses } = await drive(service.url, chat.id, SECONDS, '2', created);
+    const cpuAfter = cpuSeconds(service.child.pid!);
     const elapsed = (performance.now() - started) / 1000;
     // Let delivery finish what was accepted, then read its rate and lag.
     for (let i = 0; i < 20 && (await outboxDepth()) > 0; i++) await new Promise((r) => setTimeout(r, 500));
@@ -206,6 +237,13 @@ async function main() {
       ['ratio', (rate / tps).toFixed(2)],
       ['pgbench, as one statement', `${oneStatementTps.toFixed(0)} tps (ratio to it ${(rate / oneStatementTps).toFixed(2)})`],
       ['dispatcher', `${delivered} delivered, ${(delivered / ((deliveryEnd - started) / 1000)).toFixed(0)} messages/s; outbox depth after: ${depthAfter}`],
+      [
+        'CPU per session (µs)',
+        cpuBefore && cpuAfter && ok > 0
+          ? (['service', 'postgres', 'bench'] as const).map((k) => `${k} ${(((cpuAfter[k] - cpuBefore[k]) / ok) * 1e6).toFixed(0)}`).join(', ') +
+            ` (of ${((cpus().length * elapsed) / ok * 1e6).toFixed(0)} available)`
+          : 'not measured (needs /proc)',
+      ],
       ['201 → provider call p50 / p99', `${percentile(lags, 50).toFixed(0)} ms / ${percentile(lags, 99).toFixed(0)} ms`],
     ];
     console.log();

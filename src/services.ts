@@ -5,6 +5,7 @@ import { createQueryRunner } from './db/prepared.js';
 import { ContactService } from './contacts/service.js';
 import { LiveChatService } from './live-chats/service.js';
 import { SecretBox } from './live-chats/secret-box.js';
+import { InitiationWriter } from './sessions/initiation-writer.js';
 import { MessageService } from './sessions/message-service.js';
 import { type SessionEvents, SessionService, noSessionEvents } from './sessions/service.js';
 
@@ -21,7 +22,10 @@ export function createServices(deps: { config: Config; database: DatabaseHandle;
   const events = deps.events ?? noSessionEvents;
   const liveChats = new LiveChatService(db, new SecretBox(deps.config.secretsKey));
   const contacts = new ContactService(db);
-  const sessions = new SessionService(db, liveChats, deps.clock, events, createQueryRunner(deps.database));
+  // A quarter of the pool writes initiations; under load each statement carries many.
+  const pool = deps.database.pool;
+  const writer = new InitiationWriter(db, createQueryRunner(deps.database), { maxInFlight: pool ? Math.max(1, Math.floor(pool.options.max / 4)) : 1 });
+  const sessions = new SessionService(db, liveChats, deps.clock, writer, events);
   const messages = new MessageService(db, sessions, deps.clock, events);
   return { liveChats, contacts, sessions, messages };
 }

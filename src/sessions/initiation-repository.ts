@@ -1,8 +1,6 @@
-import { type Kysely, type Transaction, sql } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { QueryRunner } from '../db/prepared.js';
 import type { ChannelType, Database, MessageRow, MessageTemplate, SessionRow } from '../db/types.js';
-
-type Db = Kysely<Database> | Transaction<Database>;
 
 export interface InitiationWrite {
   liveChatId: string;
@@ -18,54 +16,96 @@ export interface InitiationWrite {
   at: Date;
 }
 
+export interface WrittenInitiation {
+  session: SessionRow;
+  message: MessageRow | null;
+}
+
 /**
- * The whole initiation as one statement, so it costs one round trip and is atomic by itself:
- * the contact (created or, if the account is new to it, extended), the open session and its
- * queued message. It writes only while the operator is assigned to the live chat and the given
- * contact exists; otherwise it returns undefined and writes nothing. Another open session with
- * the person makes the whole statement fail with a unique violation on an open-session index
- * (see isOpenSessionConflict), which undoes the contact as well.
+ * Many initiations as one statement, so that they cost one round trip and one commit between
+ * them, each as atomic as if it were alone: its contact (created or, if the account is new to
+ * it, extended), its open session and its queued message are written together or not at all.
+ *
+ * An initiation is written only while its operator is assigned to its live chat, its contact
+ * (if given) exists and no open session holds the same person (`ON CONFLICT DO NOTHING` on the
+ * open-session indexes, also between initiations of the same statement). One that is not
+ * written leaves nothing behind — not even its inline contact — and gets no entry in the
+ * result, whose keys are the indexes into `writes`. The statement's text does not depend on
+ * the writes, so Postgres prepares it once per connection.
+ *
+ * Two writes in one call must not extend the same existing contact (the statement would
+ * update its row once). InitiationWriter keeps them apart.
  */
-export async function writeInitiation(
-  db: Db,
-  w: InitiationWrite,
-  run: QueryRunner = async (query) => (await db.executeQuery(query)).rows,
-): Promise<{ session: SessionRow; message: MessageRow | null } | undefined> {
-  const column = w.addAccountTo ? sql.ref(w.addAccountTo) : null;
-  const contactStep =
-    'id' in w.contact
-      ? column
-        ? sql`UPDATE contacts
-              SET ${column} = CASE WHEN ${w.account}::text = ANY(${column}) THEN ${column} ELSE array_append(${column}, ${w.account}::text) END,
-                  updated_at = CASE WHEN ${w.account}::text = ANY(${column}) THEN updated_at ELSE ${w.at} END
-              WHERE id = ${w.contact.id} AND EXISTS (SELECT 1 FROM assigned) RETURNING id`
-        : sql`SELECT id FROM contacts WHERE id = ${w.contact.id} AND EXISTS (SELECT 1 FROM assigned)`
-      : sql`INSERT INTO contacts (name, phones, emails, created_at, updated_at)
-            SELECT ${w.contact.name}, ${w.contact.phones}::text[], ${w.contact.emails}::text[], now(), now() FROM assigned
-            RETURNING id`;
-  const message = w.message;
-  const query = sql<Record<string, unknown>>`
-    WITH assigned AS (
-      SELECT 1 FROM live_chat_operators WHERE live_chat_id = ${w.liveChatId} AND operator_id = ${w.operatorId}
+export async function writeInitiations(db: Kysely<Database>, writes: readonly InitiationWrite[], run: QueryRunner): Promise<Map<number, WrittenInitiation>> {
+  const input = writes.map((w, i) => ({
+    i,
+    live_chat_id: w.liveChatId,
+    channel: w.channel,
+    operator_id: w.operatorId,
+    contact_id: 'id' in w.contact ? w.contact.id : null,
+    name: 'id' in w.contact ? null : w.contact.name,
+    phones: 'id' in w.contact ? null : w.contact.phones,
+    emails: 'id' in w.contact ? null : w.contact.emails,
+    account: w.account,
+    add_to: 'id' in w.contact ? w.addAccountTo : null,
+    peer: w.peer,
+    has_message: w.message !== null,
+    text: w.message?.text ?? null,
+    template: w.message?.template ?? null,
+    at: w.at.toISOString(),
+  }));
+  // `cid` is the contact's id: the given one, or a new one for the contact to create. Sessions
+  // are inserted first so that only the written ones get their contact and message; the
+  // foreign key to the contact is checked at the end of the statement.
+  const query = sql<{ i: number; session: Record<string, unknown>; message: Record<string, unknown> | null }>`
+    WITH input AS MATERIALIZED (
+      SELECT x.*, coalesce(x.contact_id, gen_random_uuid()) AS cid
+      FROM jsonb_to_recordset(${JSON.stringify(input)}::jsonb) AS x(
+        i integer, live_chat_id uuid, channel text, operator_id text, contact_id uuid, name text, phones text[], emails text[],
+        account text, add_to text, peer text, has_message boolean, text text, template jsonb, at timestamptz)
     ),
-    contact AS (${contactStep}),
     session AS (
       INSERT INTO sessions (live_chat_id, channel, contact_id, account, peer, operator_id, status)
-      SELECT ${w.liveChatId}, ${w.channel}, contact.id, ${w.account}, ${w.peer}, ${w.operatorId}, 'open' FROM contact
+      SELECT x.live_chat_id, x.channel, x.cid, x.account, x.peer, x.operator_id, 'open'
+      FROM input AS x
+      WHERE EXISTS (SELECT 1 FROM live_chat_operators AS o WHERE o.live_chat_id = x.live_chat_id AND o.operator_id = x.operator_id)
+        AND (x.contact_id IS NULL OR EXISTS (SELECT 1 FROM contacts AS c WHERE c.id = x.contact_id))
+      ORDER BY x.live_chat_id, x.account
+      ON CONFLICT DO NOTHING
       RETURNING *
+    ),
+    written AS (
+      SELECT x.*, s.id AS session_id FROM session AS s JOIN input AS x ON x.cid = s.contact_id AND x.live_chat_id = s.live_chat_id
+    ),
+    new_contact AS (
+      INSERT INTO contacts (id, name, phones, emails, created_at, updated_at)
+      SELECT w.cid, w.name, w.phones, w.emails, now(), now() FROM written AS w WHERE w.contact_id IS NULL
+      RETURNING id
+    ),
+    extended_contact AS (
+      UPDATE contacts AS c
+      SET phones = CASE WHEN w.add_to = 'phones' THEN array_append(c.phones, w.account) ELSE c.phones END,
+          emails = CASE WHEN w.add_to = 'emails' THEN array_append(c.emails, w.account) ELSE c.emails END,
+          updated_at = w.at
+      FROM written AS w
+      WHERE c.id = w.contact_id
+        AND ((w.add_to = 'phones' AND NOT w.account = ANY(c.phones)) OR (w.add_to = 'emails' AND NOT w.account = ANY(c.emails)))
+      RETURNING c.id
     ),
     message AS (
       INSERT INTO messages (session_id, live_chat_id, direction, text, template, status, next_attempt_at, created_at, updated_at)
-      SELECT session.id, ${w.liveChatId}, 'outbound', ${message?.text ?? null}, ${message?.template ? JSON.stringify(message.template) : null}::jsonb,
-             'queued', ${w.at}, ${w.at}, ${w.at}
-      FROM session WHERE ${message !== null}
+      SELECT w.session_id, w.live_chat_id, 'outbound', w.text, w.template, 'queued', w.at, w.at, w.at
+      FROM written AS w WHERE w.has_message
+      ORDER BY w.i
       RETURNING *
     )
-    SELECT to_jsonb(session.*) AS session, (SELECT to_jsonb(message.*) FROM message) AS message FROM session
+    SELECT x.i, to_jsonb(s.*) AS session, to_jsonb(m.*) AS message
+    FROM session AS s
+    JOIN input AS x ON x.cid = s.contact_id AND x.live_chat_id = s.live_chat_id
+    LEFT JOIN message AS m ON m.session_id = s.id
   `.compile(db);
-  const [row] = await run(query);
-  if (!row) return undefined;
-  return { session: reviveSession(row.session as Record<string, unknown>), message: row.message ? reviveMessage(row.message as Record<string, unknown>) : null };
+  const rows = await run(query);
+  return new Map(rows.map((row) => [row.i, { session: reviveSession(row.session), message: row.message ? reviveMessage(row.message) : null }]));
 }
 
 const date = (value: unknown) => new Date(value as string);

@@ -12,8 +12,7 @@ import type { LiveChatService } from '../live-chats/service.js';
 import { type Message, type MessageContent, type Session, toMessage, toSession } from './model.js';
 import { queueOutboundMessage } from './message-repository.js';
 import * as repo from './repository.js';
-import { writeInitiation } from './initiation-repository.js';
-import type { QueryRunner } from '../db/prepared.js';
+import type { InitiationWriter } from './initiation-writer.js';
 import * as rules from './rules.js';
 
 export interface InitiateSessionInput {
@@ -49,9 +48,9 @@ export class SessionService {
     private readonly db: Kysely<Database>,
     private readonly liveChats: LiveChatService,
     private readonly clock: Clock,
+    /** Writes the common case's initiations, many to a statement under load. */
+    private readonly writer: InitiationWriter,
     private readonly events: SessionEvents = noSessionEvents,
-    /** Runs the one-statement initiation (as a prepared statement on Postgres). */
-    private readonly run?: QueryRunner,
   ) {}
 
   /**
@@ -75,8 +74,9 @@ export class SessionService {
 
   /**
    * The common case in one round trip: when every rule that can be judged without writing
-   * holds, one statement creates the contact, the session and the message, guarded by the
-   * operator's assignment and the contact's existence. Returns null whenever anything is off,
+   * holds, one statement creates the contact, the session and the message (together with
+   * other requests' under load, see InitiationWriter), guarded by the operator's assignment,
+   * the contact's existence and the open-session indexes. Returns null whenever anything is off,
    * so that #initiateStepByStep finds the refusal that comes first in the contract's order.
    */
   async #initiateAtOnce(input: InitiateSessionInput, request: CheckedRequest): Promise<{ session: Session; message: Message | null } | null> {
@@ -98,29 +98,19 @@ export class SessionService {
     const details = { ...request.details };
     if (addAccountTo && !details[addAccountTo].includes(account.value)) details[addAccountTo] = [...details[addAccountTo], account.value];
 
-    let written;
-    try {
-      written = await writeInitiation(
-        this.db,
-        {
-          liveChatId: input.liveChatId,
-          channel,
-          operatorId: input.operatorId,
-          contact: input.contactId !== undefined ? { id: input.contactId } : { name: input.contact!.name, ...details },
-          account: account.value,
-          addAccountTo: input.contactId !== undefined ? addAccountTo : null,
-          peer,
-          message: input.message ? { text: input.message.text ?? null, template: input.message.template ?? null } : null,
-          at: now,
-        },
-        this.run,
-      );
-    } catch (error) {
-      if (!repo.isOpenSessionConflict(error)) throw error;
-      const existing = await repo.findOpenSession(this.db, input.liveChatId, { account: account.value, contactId: input.contactId, peer });
-      if (existing) throw alreadyOpen(existing.id);
-      return null;
-    }
+    const written = await this.writer.write({
+      liveChatId: input.liveChatId,
+      channel,
+      operatorId: input.operatorId,
+      contact: input.contactId !== undefined ? { id: input.contactId } : { name: input.contact!.name, ...details },
+      account: account.value,
+      addAccountTo: input.contactId !== undefined ? addAccountTo : null,
+      peer,
+      message: input.message ? { text: input.message.text ?? null, template: input.message.template ?? null } : null,
+      at: now,
+    });
+    // Not written: the operator is not assigned, the contact is gone or the person is held by
+    // an open session; the step-by-step path finds which refusal comes first.
     if (!written) return null;
     this.events.sessionCreated(channel);
     if (written.message) this.events.messagesQueued();
