@@ -3,7 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Config } from './config.js';
 import type { DatabaseHandle } from './db/connection.js';
 import { type AppServices, createServices } from './services.js';
-import type { SessionEvents } from './sessions/service.js';
+import type { DeliveryHandoff, SessionEvents } from './sessions/service.js';
 import { errorsPlugin, renderFrameworkError } from './http/errors.js';
 import { shutdownPlugin } from './http/shutdown.js';
 import { authPlugin } from './http/auth.js';
@@ -26,6 +26,7 @@ import { sessionRoutes } from './sessions/routes.js';
 import { webhookRoutes } from './webhooks/routes.js';
 import { type ChannelRegistry, createChannelRegistry } from './channels/registry.js';
 import { createDispatcher } from './delivery/create-dispatcher.js';
+import type { Dispatcher } from './delivery/dispatcher.js';
 import { OutboxSignal } from './delivery/outbox-signal.js';
 import { outboxStats } from './delivery/outbox-repository.js';
 import type { Clock } from './clock.js';
@@ -72,16 +73,22 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
     refused: (code) => metrics.refused(code),
     messagesQueued: () => outboxListeners.forEach((wake) => wake()),
   };
-  const services = createServices({ config, database, clock, events });
+  // The first message of a new session goes straight to this replica's dispatcher (below).
+  let dispatcher: Dispatcher | null = null;
+  const handoff: DeliveryHandoff = {
+    leaseForNewMessage: () => dispatcher?.leaseForNewMessage() ?? null,
+    handOver: (message) => dispatcher?.handOver(message),
+  };
+  const services = createServices({ config, database, clock, events, handoff });
   app.decorate('services', services);
 
   // Delivery: the outbox dispatcher runs in every replica unless DISPATCHER_ENABLED=false. It
   // stops (finishing or releasing what it holds) before the caller closes the database.
   const channels = options.channels ?? createChannelRegistry(config);
-  const dispatcher = config.dispatcherEnabled
+  dispatcher = config.dispatcherEnabled
     ? createDispatcher({ config, database, channels, liveChats: services.liveChats, logger: app.log, observer: metrics })
     : null;
-  if (dispatcher) outboxListeners.push(() => dispatcher.wake());
+  if (dispatcher) outboxListeners.push(() => dispatcher?.wake());
   // Other replicas' dispatchers hear of queued messages through NOTIFY (Postgres only).
   const outboxSignal = database.kind === 'postgres' ? new OutboxSignal(database.db, (err) => app.log.warn({ err }, 'could not notify other replicas')) : null;
   if (outboxSignal) outboxListeners.push(() => outboxSignal.messagesQueued());

@@ -7,7 +7,7 @@ import { LiveChatService } from './live-chats/service.js';
 import { SecretBox } from './live-chats/secret-box.js';
 import { InitiationWriter } from './sessions/initiation-writer.js';
 import { MessageService } from './sessions/message-service.js';
-import { type SessionEvents, SessionService, noSessionEvents } from './sessions/service.js';
+import { type DeliveryHandoff, type SessionEvents, SessionService, noDeliveryHandoff, noSessionEvents } from './sessions/service.js';
 
 /** The application's services, built once per app from its dependencies. */
 export interface AppServices {
@@ -17,15 +17,15 @@ export interface AppServices {
   messages: MessageService;
 }
 
-export function createServices(deps: { config: Config; database: DatabaseHandle; clock: Clock; events?: SessionEvents }): AppServices {
+export function createServices(deps: { config: Config; database: DatabaseHandle; clock: Clock; events?: SessionEvents; handoff?: DeliveryHandoff }): AppServices {
   const { db } = deps.database;
   const events = deps.events ?? noSessionEvents;
   const liveChats = new LiveChatService(db, new SecretBox(deps.config.secretsKey));
   const contacts = new ContactService(db);
-  // A quarter of the pool writes initiations; under load each statement carries many.
+  // Half of the pool writes initiations; under load each statement carries many.
   const pool = deps.database.pool;
-  const writer = new InitiationWriter(db, createQueryRunner(deps.database), { maxInFlight: pool ? Math.max(1, Math.floor(pool.options.max / 4)) : 1 });
-  const sessions = new SessionService(db, liveChats, deps.clock, writer, events);
+  const writer = new InitiationWriter(db, createQueryRunner(deps.database), { maxInFlight: pool ? Math.max(1, Math.floor(pool.options.max / 2)) : 1 });
+  const sessions = new SessionService(db, liveChats, deps.clock, writer, events, deps.handoff ?? noDeliveryHandoff);
   const messages = new MessageService(db, sessions, deps.clock, events);
   return { liveChats, contacts, sessions, messages };
 }

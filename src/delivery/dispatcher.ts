@@ -45,6 +45,10 @@ export interface DispatcherOptions {
 }
 
 const CLAIM_ERROR_BACKOFF_MAX_MS = 10_000;
+/** Handed-over messages may wait for this many times the concurrency before new ones go to the outbox. */
+const HANDOVER_BACKLOG_FACTOR = 4;
+/** A handed-over message starts only with the provider timeout and this much more left of its lease. */
+const HANDOVER_LEASE_MARGIN_MS = 5_000;
 const RECORD_RETRY_MAX_MS = 2_000;
 
 /**
@@ -60,6 +64,8 @@ export class Dispatcher {
   readonly #leaseMs: number;
   readonly #pollIntervalMs: number;
   readonly #inFlight = new Set<Promise<void>>();
+  /** Messages handed over (claimed when they were queued) waiting for a free slot. */
+  #handedOver: ClaimedMessage[] = [];
   readonly #shutdown = new AbortController();
   #state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
   #loop: Promise<void> | null = null;
@@ -67,6 +73,8 @@ export class Dispatcher {
   #wakeRequested = false;
   #wakeUp: (() => void) | null = null;
   #nextRetryAt = Number.POSITIVE_INFINITY;
+  /** When claims last looked for leases that ran out (they do so once per poll interval). */
+  #expiredLeasesCheckedAt = Number.NEGATIVE_INFINITY;
   readonly #sentRecorder: SentRecorder;
 
   constructor(private readonly options: DispatcherOptions) {
@@ -91,6 +99,35 @@ export class Dispatcher {
     this.#log.info({ concurrency: this.#concurrency, leaseMs: this.#leaseMs }, 'dispatcher started');
   }
 
+  /**
+   * The lease to queue a new message with, already claimed for this dispatcher, or null when
+   * it should be queued for any dispatcher (this one is not running or has enough to do).
+   * A message queued with it must then be given to handOver. Only for a message nothing can
+   * precede: the first of a new session.
+   */
+  leaseForNewMessage(): number | null {
+    if (this.#state !== 'running') return null;
+    return this.#inFlight.size + this.#handedOver.length < this.#concurrency * HANDOVER_BACKLOG_FACTOR ? this.#leaseMs : null;
+  }
+
+  /**
+   * Delivers a message claimed when it was queued (see leaseForNewMessage), without claiming it
+   * from the outbox. One that cannot be delivered by this dispatcher any more is given back.
+   */
+  handOver(message: ClaimedMessage): void {
+    if (this.#state !== 'running') {
+      this.#giveBack([message]);
+      return;
+    }
+    if (this.#inFlight.size < this.#concurrency) this.#track(message);
+    else this.#handedOver.push(message);
+  }
+
+  #giveBack(messages: ClaimedMessage[]): void {
+    if (messages.length === 0) return;
+    releaseClaims(this.#db, messages).catch((error: unknown) => this.#log.error({ err: error }, 'could not release claims'));
+  }
+
   /** Looks at the outbox now instead of at the next poll. Cheap; call it after queuing messages. */
   wake(): void {
     this.#wakeRequested = true;
@@ -112,6 +149,10 @@ export class Dispatcher {
     }
     await this.#listener?.stop();
     await this.#loop;
+    // Handed over but not started: back to the outbox, for another replica or the next start.
+    const waiting = this.#handedOver;
+    this.#handedOver = [];
+    if (waiting.length > 0) await releaseClaims(this.#db, waiting).catch((error: unknown) => this.#log.error({ err: error }, 'could not release claims'));
     const graceMs = options.graceMs ?? this.options.providerTimeoutMs + 1_000;
     const settled = Promise.allSettled([...this.#inFlight]);
     let timer: NodeJS.Timeout | undefined;
@@ -131,11 +172,13 @@ export class Dispatcher {
     while (this.#state === 'running') {
       this.#wakeRequested = false;
       if (Date.now() >= this.#nextRetryAt) this.#nextRetryAt = Number.POSITIVE_INFINITY;
-      const capacity = this.#concurrency - this.#inFlight.size;
+      const capacity = this.#concurrency - this.#inFlight.size - this.#handedOver.length;
       let claimed: ClaimedMessage[] = [];
       if (capacity > 0) {
         try {
-          claimed = await claimDueMessages(this.#db, { limit: capacity, leaseMs: this.#leaseMs });
+          const expiredLeases = Date.now() - this.#expiredLeasesCheckedAt >= this.#pollIntervalMs;
+          claimed = await claimDueMessages(this.#db, { limit: capacity, leaseMs: this.#leaseMs, expiredLeases });
+          if (expiredLeases) this.#expiredLeasesCheckedAt = Date.now();
           claimFailures = 0;
         } catch (error) {
           if (this.#state !== 'running') break;
@@ -160,10 +203,18 @@ export class Dispatcher {
   #track(message: ClaimedMessage): void {
     const delivery = this.#deliver(message).finally(() => {
       this.#inFlight.delete(delivery);
+      const next = this.#state === 'running' ? this.#handedOver.shift() : undefined;
+      if (next) this.#startHandedOver(next);
       // A free slot, and maybe the session's next message is due now.
-      this.wake();
+      else this.wake();
     });
     this.#inFlight.add(delivery);
+  }
+
+  #startHandedOver(message: ClaimedMessage): void {
+    // Too little of its lease left to be sure no other dispatcher takes it meanwhile.
+    if (message.lockedUntil.getTime() - Date.now() < this.options.providerTimeoutMs + HANDOVER_LEASE_MARGIN_MS) this.#giveBack([message]);
+    else this.#track(message);
   }
 
   async #deliver(message: ClaimedMessage): Promise<void> {

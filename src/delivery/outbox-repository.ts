@@ -28,11 +28,15 @@ export type Claim = Pick<ClaimedMessage, 'id' | 'lockedUntil'>;
 /**
  * Claims up to `limit` due queued messages for `leaseMs` and counts the attempt, in one
  * statement. `FOR UPDATE SKIP LOCKED` lets every replica claim at once without waiting on
- * or taking each other's rows; a lease that ran out (its holder died) is claimable again. A
- * message is not due while an earlier message of its session is still queued, in flight or
- * waiting for a retry: a session's messages go out one at a time, in order.
+ * or taking each other's rows. A message is not due while an earlier message of its session
+ * is still queued, in flight or waiting for a retry: a session's messages go out one at a
+ * time, in order.
+ *
+ * With `expiredLeases` it also takes messages whose lease ran out (their holder died
+ * mid-attempt). Those are rare and need not be taken at once, so a dispatcher looks for them
+ * only now and then; each part reads only its own index (see migration 0005).
  */
-export async function claimDueMessages(db: Db, options: { limit: number; leaseMs: number }): Promise<ClaimedMessage[]> {
+export async function claimDueMessages(db: Db, options: { limit: number; leaseMs: number; expiredLeases?: boolean }): Promise<ClaimedMessage[]> {
   // The lease is cut to milliseconds so that it survives the round trip through a JS Date
   // exactly and can guard the outcome (see recordSent).
   const result = await sql<{
@@ -48,17 +52,13 @@ export async function claimDueMessages(db: Db, options: { limit: number; leaseMs
     attempts: number;
     locked_until: Date;
   }>`
-    UPDATE messages AS m
-    SET locked_until = date_trunc('milliseconds', now() + ${options.leaseMs}::integer * interval '1 millisecond'),
-        attempts = m.attempts + 1,
-        updated_at = now()
-    FROM (
+    WITH ready AS (
       SELECT c.id
       FROM messages AS c
       WHERE c.status = 'queued'
-        AND c.direction = 'outbound'
+        AND c.locked_until IS NULL
         AND c.next_attempt_at <= now()
-        AND (c.locked_until IS NULL OR c.locked_until <= now())
+        AND c.direction = 'outbound'
         AND NOT EXISTS (
           SELECT 1 FROM messages AS earlier
           WHERE earlier.session_id = c.session_id AND earlier.status = 'queued' AND earlier.seq < c.seq
@@ -66,7 +66,28 @@ export async function claimDueMessages(db: Db, options: { limit: number; leaseMs
       ORDER BY c.next_attempt_at, c.seq
       LIMIT ${options.limit}::integer
       FOR UPDATE OF c SKIP LOCKED
-    ) AS due, sessions AS s
+    ),
+    expired AS (
+      SELECT c.id
+      FROM messages AS c
+      WHERE ${options.expiredLeases ?? true}::boolean
+        AND c.status = 'queued'
+        AND c.locked_until IS NOT NULL
+        AND c.locked_until <= now()
+        AND c.direction = 'outbound'
+        AND NOT EXISTS (
+          SELECT 1 FROM messages AS earlier
+          WHERE earlier.session_id = c.session_id AND earlier.status = 'queued' AND earlier.seq < c.seq
+        )
+      ORDER BY c.locked_until
+      LIMIT ${options.limit}::integer
+      FOR UPDATE OF c SKIP LOCKED
+    )
+    UPDATE messages AS m
+    SET locked_until = date_trunc('milliseconds', now() + ${options.leaseMs}::integer * interval '1 millisecond'),
+        attempts = m.attempts + 1,
+        updated_at = now()
+    FROM (SELECT id FROM ready UNION ALL SELECT id FROM expired LIMIT ${options.limit}::integer) AS due, sessions AS s
     WHERE m.id = due.id AND s.id = m.session_id
     RETURNING m.id, m.session_id, m.live_chat_id, s.channel, s.account, s.peer, m.seq, m.text, m.template, m.attempts, m.locked_until
   `.execute(db);

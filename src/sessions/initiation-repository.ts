@@ -13,6 +13,11 @@ export interface InitiationWrite {
   addAccountTo: 'phones' | 'emails' | null;
   peer: string;
   message: { text: string | null; template: MessageTemplate | null } | null;
+  /**
+   * Queue the message already claimed for this long (ms) by the dispatcher of this process,
+   * which is handed it at once (see Dispatcher.handOver); null queues it for any dispatcher.
+   */
+  leaseMs: number | null;
   at: Date;
 }
 
@@ -33,8 +38,9 @@ export interface WrittenInitiation {
  * result, whose keys are the indexes into `writes`. The statement's text does not depend on
  * the writes, so Postgres prepares it once per connection.
  *
- * Two writes in one call must not extend the same existing contact (the statement would
- * update its row once). InitiationWriter keeps them apart.
+ * Two writes in one call must not name the same existing contact: the statement would update
+ * its row once, so an account added by one of them could be lost. InitiationWriter keeps them
+ * apart.
  */
 export async function writeInitiations(db: Kysely<Database>, writes: readonly InitiationWrite[], run: QueryRunner): Promise<Map<number, WrittenInitiation>> {
   const input = writes.map((w, i) => ({
@@ -52,21 +58,23 @@ export async function writeInitiations(db: Kysely<Database>, writes: readonly In
     has_message: w.message !== null,
     text: w.message?.text ?? null,
     template: w.message?.template ?? null,
+    lease_ms: w.leaseMs,
     at: w.at.toISOString(),
   }));
-  // `cid` is the contact's id: the given one, or a new one for the contact to create. Sessions
-  // are inserted first so that only the written ones get their contact and message; the
-  // foreign key to the contact is checked at the end of the statement.
+  // `sid` is the write's session id, which ties each session written back to its write; `cid`
+  // its contact's id: the given one, or a new one for the contact to create. Sessions are
+  // inserted first so that only the written ones get their contact and message; the foreign
+  // key to the contact is checked at the end of the statement.
   const query = sql<{ i: number; session: Record<string, unknown>; message: Record<string, unknown> | null }>`
     WITH input AS MATERIALIZED (
-      SELECT x.*, coalesce(x.contact_id, gen_random_uuid()) AS cid
-      FROM jsonb_to_recordset(${JSON.stringify(input)}::jsonb) AS x(
+      SELECT x.*, gen_random_uuid() AS sid, coalesce(x.contact_id, gen_random_uuid()) AS cid
+      FROM jsonb_to_recordset(${JSON.stringify(input, wellFormed)}::jsonb) AS x(
         i integer, live_chat_id uuid, channel text, operator_id text, contact_id uuid, name text, phones text[], emails text[],
-        account text, add_to text, peer text, has_message boolean, text text, template jsonb, at timestamptz)
+        account text, add_to text, peer text, has_message boolean, text text, template jsonb, lease_ms integer, at timestamptz)
     ),
     session AS (
-      INSERT INTO sessions (live_chat_id, channel, contact_id, account, peer, operator_id, status)
-      SELECT x.live_chat_id, x.channel, x.cid, x.account, x.peer, x.operator_id, 'open'
+      INSERT INTO sessions (id, live_chat_id, channel, contact_id, account, peer, operator_id, status)
+      SELECT x.sid, x.live_chat_id, x.channel, x.cid, x.account, x.peer, x.operator_id, 'open'
       FROM input AS x
       WHERE EXISTS (SELECT 1 FROM live_chat_operators AS o WHERE o.live_chat_id = x.live_chat_id AND o.operator_id = x.operator_id)
         AND (x.contact_id IS NULL OR EXISTS (SELECT 1 FROM contacts AS c WHERE c.id = x.contact_id))
@@ -75,7 +83,7 @@ export async function writeInitiations(db: Kysely<Database>, writes: readonly In
       RETURNING *
     ),
     written AS (
-      SELECT x.*, s.id AS session_id FROM session AS s JOIN input AS x ON x.cid = s.contact_id AND x.live_chat_id = s.live_chat_id
+      SELECT x.*, s.id AS session_id FROM session AS s JOIN input AS x ON x.sid = s.id
     ),
     new_contact AS (
       INSERT INTO contacts (id, name, phones, emails, created_at, updated_at)
@@ -93,20 +101,33 @@ export async function writeInitiations(db: Kysely<Database>, writes: readonly In
       RETURNING c.id
     ),
     message AS (
-      INSERT INTO messages (session_id, live_chat_id, direction, text, template, status, next_attempt_at, created_at, updated_at)
-      SELECT w.session_id, w.live_chat_id, 'outbound', w.text, w.template, 'queued', w.at, w.at, w.at
+      INSERT INTO messages (session_id, live_chat_id, direction, text, template, status, next_attempt_at, created_at, updated_at, locked_until, attempts)
+      SELECT w.session_id, w.live_chat_id, 'outbound', w.text, w.template, 'queued', w.at, w.at, w.at,
+             -- A claim as claimDueMessages makes it: the lease in whole milliseconds, one attempt counted.
+             date_trunc('milliseconds', now() + w.lease_ms * interval '1 millisecond'), CASE WHEN w.lease_ms IS NULL THEN 0 ELSE 1 END
       FROM written AS w WHERE w.has_message
       ORDER BY w.i
       RETURNING *
     )
     SELECT x.i, to_jsonb(s.*) AS session, to_jsonb(m.*) AS message
     FROM session AS s
-    JOIN input AS x ON x.cid = s.contact_id AND x.live_chat_id = s.live_chat_id
+    JOIN input AS x ON x.sid = s.id
     LEFT JOIN message AS m ON m.session_id = s.id
   `.compile(db);
   const rows = await run(query);
   return new Map(rows.map((row) => [row.i, { session: reviveSession(row.session), message: row.message ? reviveMessage(row.message) : null }]));
 }
+
+/**
+ * A lone UTF-16 surrogate cannot travel in JSON to Postgres (jsonb refuses it). As a text
+ * parameter it would have been stored as U+FFFD, so that is what it becomes here too.
+ */
+function wellFormed(_key: string, value: unknown): unknown {
+  return typeof value === 'string' && LONE_SURROGATE.test(value) ? value.replace(LONE_SURROGATE_ALL, '\uFFFD') : value;
+}
+const LONE_SURROGATE_SOURCE = '[\\uD800-\\uDBFF](?![\\uDC00-\\uDFFF])|(?<![\\uD800-\\uDBFF])[\\uDC00-\\uDFFF]';
+const LONE_SURROGATE = new RegExp(LONE_SURROGATE_SOURCE);
+const LONE_SURROGATE_ALL = new RegExp(LONE_SURROGATE_SOURCE, 'g');
 
 const date = (value: unknown) => new Date(value as string);
 const maybeDate = (value: unknown) => (value === null || value === undefined ? null : date(value));

@@ -6,6 +6,8 @@ import { type InitiationWrite, type WrittenInitiation, writeInitiations } from '
 
 interface Pending {
   write: InitiationWrite;
+  /** Its group's statement failed: it is now written in a statement of its own. */
+  alone?: boolean;
   resolve: (written: WrittenInitiation | undefined) => void;
   reject: (error: unknown) => void;
 }
@@ -69,11 +71,13 @@ export class InitiationWriter {
    * one already in the group extends waits for the next group.
    */
   #takeGroup(): Pending[] {
+    if (this.#queue[0]?.alone) return [this.#queue.shift()!];
     const group: Pending[] = [];
     const contacts = new Set<string>();
     let i = 0;
     while (i < this.#queue.length && group.length < this.#maxBatch) {
       const pending = this.#queue[i]!;
+      if (pending.alone) break;
       const contactId = 'id' in pending.write.contact ? pending.write.contact.id : null;
       if (contactId !== null && contacts.has(contactId)) {
         i += 1;
@@ -97,8 +101,10 @@ export class InitiationWriter {
     } catch (error) {
       if (group.length > 1 && !isDatabaseUnavailable(error)) {
         // One of them may be at fault (text Postgres cannot store, a contact deleted meanwhile,
-        // a deadlock with another group): each on its own, so only that one fails.
-        await Promise.all(group.map((p) => this.#writeGroup([p])));
+        // a deadlock with another group): each on its own, so only that one fails. They go
+        // first in the queue, and run no more at once than any statements do.
+        for (const p of group) p.alone = true;
+        this.#queue.unshift(...group);
         return;
       }
       for (const p of group) {

@@ -3,7 +3,8 @@ import type { Account } from '../accounts/accounts.js';
 import type { Clock } from '../clock.js';
 import { addContactDetail, findContact, insertContact } from '../contacts/repository.js';
 import { type ContactInput, contactNotFound, normaliseContactDetails } from '../contacts/service.js';
-import type { ChannelContactRow, ChannelType, Database } from '../db/types.js';
+import type { ChannelContactRow, ChannelType, Database, MessageRow, SessionRow } from '../db/types.js';
+import type { ClaimedMessage } from '../delivery/outbox-repository.js';
 import { decodeCursor, paginate } from '../http/cursor.js';
 import { type FieldError, ProblemError, validationFailed } from '../http/problem.js';
 import { isOperatorAssigned } from '../live-chats/repository.js';
@@ -32,6 +33,19 @@ export interface SessionEvents {
   refused(code: string): void;
 }
 
+/**
+ * The local dispatcher, which takes the first message of a new session straight away: the
+ * message is queued already claimed for it, so that it is not claimed from the outbox again.
+ */
+export interface DeliveryHandoff {
+  /** The lease to queue the message with, or null to queue it for any dispatcher. */
+  leaseForNewMessage(): number | null;
+  /** Delivers a message queued with that lease. */
+  handOver(message: ClaimedMessage): void;
+}
+
+export const noDeliveryHandoff: DeliveryHandoff = { leaseForNewMessage: () => null, handOver() {} };
+
 export const noSessionEvents: SessionEvents = { messagesQueued() {}, sessionCreated() {}, refused() {} };
 
 export const sessionNotFound = (id: string) => new ProblemError(404, 'session_not_found', `Session ${id} does not exist.`);
@@ -51,6 +65,7 @@ export class SessionService {
     /** Writes the common case's initiations, many to a statement under load. */
     private readonly writer: InitiationWriter,
     private readonly events: SessionEvents = noSessionEvents,
+    private readonly handoff: DeliveryHandoff = noDeliveryHandoff,
   ) {}
 
   /**
@@ -107,13 +122,15 @@ export class SessionService {
       addAccountTo: input.contactId !== undefined ? addAccountTo : null,
       peer,
       message: input.message ? { text: input.message.text ?? null, template: input.message.template ?? null } : null,
+      leaseMs: input.message ? this.handoff.leaseForNewMessage() : null,
       at: now,
     });
     // Not written: the operator is not assigned, the contact is gone or the person is held by
     // an open session; the step-by-step path finds which refusal comes first.
     if (!written) return null;
     this.events.sessionCreated(channel);
-    if (written.message) this.events.messagesQueued();
+    if (written.message?.locked_until) this.handoff.handOver(claimOf(written.session, written.message, written.message.locked_until));
+    else if (written.message) this.events.messagesQueued();
     return { session: toSession(written.session), message: written.message ? toMessage(written.message) : null };
   }
 
@@ -278,6 +295,23 @@ function checkFormats(input: InitiateSessionInput): CheckedRequest {
 }
 
 class RetryInitiation extends Error {}
+
+/** A message queued already claimed, as the dispatcher delivers it. */
+function claimOf(session: SessionRow, message: MessageRow, lockedUntil: Date): ClaimedMessage {
+  return {
+    id: message.id,
+    sessionId: session.id,
+    liveChatId: session.live_chat_id,
+    channel: session.channel,
+    account: session.account,
+    peer: session.peer,
+    seq: Number(message.seq),
+    text: message.text,
+    template: message.template,
+    attempts: message.attempts,
+    lockedUntil,
+  };
+}
 
 /** "An account that the contact lacks is added to the contact" (phones and emails only). */
 async function addAccountToContact(trx: Transaction<Database>, contactId: string, account: Account, known: { phones: string[]; emails: string[] }) {
