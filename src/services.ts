@@ -22,9 +22,9 @@ export function createServices(deps: { config: Config; database: DatabaseHandle;
   const events = deps.events ?? noSessionEvents;
   const liveChats = new LiveChatService(db, new SecretBox(deps.config.secretsKey));
   const contacts = new ContactService(db);
-  // Half of the pool writes initiations; under load each statement carries many.
+  // A quarter of the pool writes initiations; under load each statement carries many.
   const pool = deps.database.pool;
-  const writer = new InitiationWriter(db, createQueryRunner(deps.database), { maxInFlight: pool ? Math.max(1, Math.floor(pool.options.max / 2)) : 1 });
+  const writer = new InitiationWriter(db, createQueryRunner(deps.database), { maxInFlight: pool ? Math.max(1, Math.floor(pool.options.max / 4)) : 1 });
   const sessions = new SessionService(db, liveChats, deps.clock, writer, events, deps.handoff ?? noDeliveryHandoff);
   const messages = new MessageService(db, sessions, deps.clock, events);
   return { liveChats, contacts, sessions, messages };
