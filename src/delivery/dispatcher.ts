@@ -49,6 +49,8 @@ const CLAIM_ERROR_BACKOFF_MAX_MS = 10_000;
 const HANDOVER_BACKLOG_FACTOR = 4;
 /** A handed-over message starts only with the provider timeout and this much more left of its lease. */
 const HANDOVER_LEASE_MARGIN_MS = 5_000;
+/** How long after a delivery ends the dispatcher looks for what it may have held back (a session's next message). */
+const SLOT_WAKE_INTERVAL_MS = 20;
 const RECORD_RETRY_MAX_MS = 2_000;
 
 /**
@@ -64,6 +66,7 @@ export class Dispatcher {
   readonly #leaseMs: number;
   readonly #pollIntervalMs: number;
   readonly #inFlight = new Set<Promise<void>>();
+  #slotWake: NodeJS.Timeout | null = null;
   /** Messages handed over (claimed when they were queued) waiting for a free slot. */
   #handedOver: ClaimedMessage[] = [];
   readonly #shutdown = new AbortController();
@@ -128,6 +131,19 @@ export class Dispatcher {
     releaseClaims(this.#db, messages).catch((error: unknown) => this.#log.error({ err: error }, 'could not release claims'));
   }
 
+  /**
+   * A wake for a slot that came free, at most one per SLOT_WAKE_INTERVAL_MS: under load
+   * deliveries end hundreds of times a second, and a claim after each would mostly find
+   * nothing (new sessions' messages are handed over, not claimed).
+   */
+  #wakeSoon(): void {
+    if (this.#slotWake || this.#state !== 'running') return;
+    this.#slotWake = setTimeout(() => {
+      this.#slotWake = null;
+      this.wake();
+    }, SLOT_WAKE_INTERVAL_MS);
+  }
+
   /** Looks at the outbox now instead of at the next poll. Cheap; call it after queuing messages. */
   wake(): void {
     this.#wakeRequested = true;
@@ -149,6 +165,8 @@ export class Dispatcher {
     }
     await this.#listener?.stop();
     await this.#loop;
+    if (this.#slotWake) clearTimeout(this.#slotWake);
+    this.#slotWake = null;
     // Handed over but not started: back to the outbox, for another replica or the next start.
     const waiting = this.#handedOver;
     this.#handedOver = [];
@@ -206,7 +224,7 @@ export class Dispatcher {
       const next = this.#state === 'running' ? this.#handedOver.shift() : undefined;
       if (next) this.#startHandedOver(next);
       // A free slot, and maybe the session's next message is due now.
-      else this.wake();
+      else this.#wakeSoon();
     });
     this.#inFlight.add(delivery);
   }
@@ -218,7 +236,9 @@ export class Dispatcher {
   }
 
   async #deliver(message: ClaimedMessage): Promise<void> {
-    const log = this.#log.child({ messageId: message.id, sessionId: message.sessionId, attempt: message.attempts });
+    // Made only when something is logged: most deliveries log nothing.
+    let child: FastifyBaseLogger | undefined;
+    const log = () => (child ??= this.#log.child({ messageId: message.id, sessionId: message.sessionId, attempt: message.attempts }));
     try {
       if (message.attempts > this.options.policy.maxAttempts) {
         // Earlier claims ended without an outcome (their processes died mid-attempt).
@@ -240,7 +260,7 @@ export class Dispatcher {
       }
       await this.#recordOutcome(message, result, log);
     } catch (error) {
-      log.error({ err: error }, 'delivery bookkeeping failed; the message is retried once its lease runs out');
+      log().error({ err: error }, 'delivery bookkeeping failed; the message is retried once its lease runs out');
     }
   }
 
@@ -259,7 +279,7 @@ export class Dispatcher {
    * message sent again once its lease ran out. Gives up when the lease runs out or shutdown
    * cancels deliveries.
    */
-  async #recordOutcome(message: ClaimedMessage, result: SendResult, log: FastifyBaseLogger): Promise<void> {
+  async #recordOutcome(message: ClaimedMessage, result: SendResult, log: () => FastifyBaseLogger): Promise<void> {
     for (let failures = 0; ; failures++) {
       try {
         return await this.#record(message, result, log);
@@ -267,17 +287,17 @@ export class Dispatcher {
         const leaseLeftMs = message.lockedUntil.getTime() - Date.now();
         if (!isDatabaseUnavailable(error) || leaseLeftMs <= 0 || this.#shutdown.signal.aborted) throw error;
         const delayMs = Math.min(leaseLeftMs, RECORD_RETRY_MAX_MS, 100 * 2 ** failures);
-        log.warn({ err: error, delayMs }, 'could not record the delivery outcome; retrying');
+        log().warn({ err: error, delayMs }, 'could not record the delivery outcome; retrying');
         await sleep(delayMs, undefined, { signal: this.#shutdown.signal }).catch(() => {});
       }
     }
   }
 
-  async #record(message: ClaimedMessage, result: SendResult, log: FastifyBaseLogger): Promise<void> {
+  async #record(message: ClaimedMessage, result: SendResult, log: () => FastifyBaseLogger): Promise<void> {
     if (result.outcome === 'sent') {
       const recorded = await this.#sentRecorder.record(message, result);
-      if (!recorded) log.warn({ providerMessageId: result.providerMessageId }, 'sent after the lease ran out; another dispatcher may send it again');
-      else log.debug({ providerMessageId: result.providerMessageId }, 'message sent');
+      if (!recorded) log().warn({ providerMessageId: result.providerMessageId }, 'sent after the lease ran out; another dispatcher may send it again');
+      else if (this.#log.level === 'debug' || this.#log.level === 'trace') log().debug({ providerMessageId: result.providerMessageId }, 'message sent');
       this.#observe(message.channel, 'sent');
       return;
     }
@@ -290,11 +310,11 @@ export class Dispatcher {
     if (step.action === 'retry') {
       await scheduleRetry(this.#db, message, step);
       this.#nextRetryAt = Math.min(this.#nextRetryAt, Date.now() + step.delayMs);
-      log.info({ error: step.error, delayMs: step.delayMs }, 'delivery failed; retrying later');
+      log().info({ error: step.error, delayMs: step.delayMs }, 'delivery failed; retrying later');
       this.#observe(message.channel, 'retry');
     } else {
       await recordFailure(this.#db, message, step.error);
-      log.warn({ error: step.error }, 'delivery failed for good');
+      log().warn({ error: step.error }, 'delivery failed for good');
       this.#observe(message.channel, 'failed');
     }
   }

@@ -12,7 +12,7 @@ import { type TestApp, createTestApp } from '../support/app.js';
 import { liveChatWithOperator, newPhone } from '../support/fixtures.js';
 import { type HttpStandIn, waitUntil } from '../support/http-stand-in.js';
 import { startWhatsAppStandIn } from '../support/whatsapp-stand-in.js';
-import { messageOf, whatsAppSession } from './helpers.js';
+import { messageOf, messagesOf, sendText, whatsAppSession } from './helpers.js';
 
 const PROVIDER_TIMEOUT_MS = 5_000;
 
@@ -88,6 +88,36 @@ describe('POST /sessions hands its first message to the local dispatcher', () =>
     expect(whatsapp.requests[0]!.body).toMatchObject({ to: phone.slice(1), type: 'template', template: { name: 'order_update' } });
     const row = await db.selectFrom('messages').select(['locked_until', 'attempts']).where('id', '=', session.messageId!).executeTakeFirstOrThrow();
     expect(row).toEqual({ locked_until: null, attempts: 1 });
+  });
+
+  it('sends a message queued while the handed-over one is in flight once that one is done, in order', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    whatsapp.replyNext(async (request) => {
+      await held;
+      const to = String(request.body?.to ?? '');
+      return { status: 200, body: { messaging_product: 'whatsapp', contacts: [{ input: to, wa_id: to }], messages: [{ id: 'wamid.FIRST' }] } };
+    });
+    const phone = newPhone();
+    const toThem = () => whatsapp.requests.filter((r) => r.body?.to === phone.slice(1));
+    const session = await whatsAppSession(t.app, db, { phone, message: { text: 'First' } });
+    await waitUntil(() => toThem().length === 1, { what: 'the first message to reach the provider' });
+
+    // Queued (and looked for at once) while the first is in flight: held back, in order.
+    const secondId = await sendText(t.app, session, 'Second');
+    expect((await messageOf(t.app, session.sessionId, secondId)).attempts).toBe(0);
+    release();
+
+    // Only the end of the first delivery lets it go.
+    const messages = await waitUntil(
+      async () => {
+        const all = await messagesOf(t.app, session.sessionId);
+        return all.every((m) => m.status === 'sent') ? all : undefined;
+      },
+      { what: 'both messages to be sent' },
+    );
+    expect(messages.map((m) => [m.text, m.attempts])).toEqual([['First', 1], ['Second', 1]]);
+    expect(toThem().map((r) => r.body?.text?.body)).toEqual(['First', 'Second']);
   });
 });
 
