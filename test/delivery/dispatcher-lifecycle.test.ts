@@ -1,17 +1,17 @@
 import { type Kysely, sql } from 'kysely';
-import pino from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { type ChannelRegistry, createChannelRegistry } from '../../src/channels/registry.js';
 import { type DatabaseHandle, connectDatabase } from '../../src/db/connection.js';
 import type { ChannelType, Database } from '../../src/db/types.js';
-import { type DeliveryObserver, Dispatcher, type DispatcherOptions } from '../../src/delivery/dispatcher.js';
+import type { Dispatcher} from '../../src/delivery/dispatcher.js';
+import { type DeliveryObserver, type DispatcherOptions } from '../../src/delivery/dispatcher.js';
 import { claimDueMessages } from '../../src/delivery/outbox-repository.js';
 import { type TestApp, createTestApp, testConfig } from '../support/app.js';
 import { usingPostgres } from '../support/database.js';
 import { type HttpStandIn, waitUntil } from '../support/http-stand-in.js';
 import { startTelegramStandIn, telegramError } from '../support/telegram-stand-in.js';
-import { messageOf, sendText, telegramSession } from './helpers.js';
+import { messageOf, sendText, telegramSession, testDispatcher } from './helpers.js';
 
 let nextUser = 8_000_000;
 
@@ -24,16 +24,7 @@ describe('dispatcher lifecycle', () => {
 
   /** A dispatcher on the test database (the app's own one is off). */
   function dispatcher(overrides: Partial<DispatcherOptions> = {}): Dispatcher {
-    const created = new Dispatcher({
-      database: t.database.handle,
-      channels,
-      liveChats: t.app.services.liveChats,
-      policy: { maxAttempts: 3, baseMs: 20, maxMs: 100 },
-      providerTimeoutMs: 2_000,
-      logger: pino({ level: 'silent' }),
-      pollIntervalMs: 50,
-      ...overrides,
-    });
+    const created = testDispatcher(t, channels, overrides);
     running.push(created);
     return created;
   }

@@ -1,5 +1,4 @@
 import { type Kysely, sql } from 'kysely';
-import pino from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type ChannelClient, transient } from '../../src/channels/channel-client.js';
 import { channelRegistryOf } from '../../src/channels/registry.js';
@@ -12,7 +11,7 @@ import { type TestApp, createTestApp } from '../support/app.js';
 import { liveChatWithOperator, newPhone } from '../support/fixtures.js';
 import { type HttpStandIn, waitUntil } from '../support/http-stand-in.js';
 import { startWhatsAppStandIn } from '../support/whatsapp-stand-in.js';
-import { messageOf, messagesOf, sendText, whatsAppSession } from './helpers.js';
+import { messageOf, messagesOf, sendText, testDispatcher, whatsAppSession } from './helpers.js';
 
 const PROVIDER_TIMEOUT_MS = 5_000;
 
@@ -40,17 +39,23 @@ describe('POST /sessions hands its first message to the local dispatcher', () =>
     vi.restoreAllMocks();
   });
 
-  it('queues the message already claimed, delivers it without claiming it again, and records it sent with one attempt', async () => {
-    const leases = vi.spyOn(Dispatcher.prototype, 'leaseForNewMessage');
-    const handOver = vi.spyOn(Dispatcher.prototype, 'handOver');
-    // The provider holds the request until the test has looked at the outbox row.
+  /** The stand-in holds its next request until the returned function is called, then accepts it as `wamid`. */
+  function holdNextReply(wamid: string): () => void {
     let release!: () => void;
     const held = new Promise<void>((resolve) => (release = resolve));
     whatsapp.replyNext(async (request) => {
       await held;
       const to = String(request.body?.to ?? '');
-      return { status: 200, body: { messaging_product: 'whatsapp', contacts: [{ input: to, wa_id: to }], messages: [{ id: 'wamid.HANDED-OVER' }] } };
+      return { status: 200, body: { messaging_product: 'whatsapp', contacts: [{ input: to, wa_id: to }], messages: [{ id: wamid }] } };
     });
+    return release;
+  }
+
+  it('queues the message already claimed, delivers it without claiming it again, and records it sent with one attempt', async () => {
+    const leases = vi.spyOn(Dispatcher.prototype, 'leaseForNewMessage');
+    const handOver = vi.spyOn(Dispatcher.prototype, 'handOver');
+    // The provider holds the request until the test has looked at the outbox row.
+    const release = holdNextReply('wamid.HANDED-OVER');
     const phone = newPhone();
 
     const session = await whatsAppSession(t.app, db, { phone, message: { template: { name: 'order_update', language: 'en_US', parameters: ['Asha'] } } });
@@ -91,13 +96,7 @@ describe('POST /sessions hands its first message to the local dispatcher', () =>
   });
 
   it('sends a message queued while the handed-over one is in flight once that one is done, in order', async () => {
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    whatsapp.replyNext(async (request) => {
-      await held;
-      const to = String(request.body?.to ?? '');
-      return { status: 200, body: { messaging_product: 'whatsapp', contacts: [{ input: to, wa_id: to }], messages: [{ id: 'wamid.FIRST' }] } };
-    });
+    const release = holdNextReply('wamid.FIRST');
     const phone = newPhone();
     const toThem = () => whatsapp.requests.filter((r) => r.body?.to === phone.slice(1));
     const session = await whatsAppSession(t.app, db, { phone, message: { text: 'First' } });
@@ -138,14 +137,8 @@ describe('handing over and claiming, without the app dispatcher', () => {
   };
 
   function dispatcher(overrides: Partial<DispatcherOptions> = {}): Dispatcher {
-    const created = new Dispatcher({
-      database: t.database.handle,
-      channels: channelRegistryOf({ whatsapp: hangingClient, telegram: hangingClient, email: hangingClient }),
-      liveChats: t.app.services.liveChats,
-      policy: { maxAttempts: 3, baseMs: 20, maxMs: 100 },
+    const created = testDispatcher(t, channelRegistryOf({ whatsapp: hangingClient, telegram: hangingClient, email: hangingClient }), {
       providerTimeoutMs: 1_000,
-      logger: pino({ level: 'silent' }),
-      pollIntervalMs: 50,
       ...overrides,
     });
     dispatchers.push(created);

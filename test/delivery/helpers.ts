@@ -1,6 +1,10 @@
 import type { Kysely } from 'kysely';
+import pino from 'pino';
 import type { App } from '../../src/app.js';
+import type { ChannelRegistry } from '../../src/channels/registry.js';
 import type { Database } from '../../src/db/types.js';
+import { Dispatcher, type DispatcherOptions } from '../../src/delivery/dispatcher.js';
+import type { TestApp } from '../support/app.js';
 import { call } from '../support/app.js';
 import { liveChatWithOperator, personWrote } from '../support/fixtures.js';
 
@@ -82,4 +86,21 @@ export async function messagesOf(app: App, sessionId: string): Promise<any[]> {
 /** The API's view of one message. */
 export async function messageOf(app: App, sessionId: string, messageId: string): Promise<any> {
   return (await messagesOf(app, sessionId)).find((m) => m.id === messageId);
+}
+
+/**
+ * A dispatcher on the test app's database (with the app's own one off), quick to retry and to
+ * poll, silent; the caller stops it.
+ */
+export function testDispatcher(t: TestApp, channels: ChannelRegistry, overrides: Partial<DispatcherOptions> = {}): Dispatcher {
+  return new Dispatcher({
+    database: t.database.handle,
+    channels,
+    liveChats: t.app.services.liveChats,
+    policy: { maxAttempts: 3, baseMs: 20, maxMs: 100 },
+    providerTimeoutMs: 2_000,
+    logger: pino({ level: 'silent' }),
+    pollIntervalMs: 50,
+    ...overrides,
+  });
 }
