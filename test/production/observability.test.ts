@@ -1,5 +1,6 @@
 import { Writable } from 'node:stream';
 import pino from 'pino';
+import { securityHeaders } from '../../src/http/security.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loggerOptions } from '../../src/http/logging.js';
 import { maskPersonalData } from '../../src/http/log-masking.js';
@@ -64,10 +65,18 @@ describe('logs, metrics, security headers and limits', () => {
     expect(metrics.body).toMatch(/session_refusals_total\{code="session_already_open"\} 1/);
   });
 
-  it('sets security headers', async () => {
-    const response = await t.app.inject({ method: 'GET', url: '/healthz' });
-    expect(response.headers['x-content-type-options']).toBe('nosniff');
-    expect(response.headers['strict-transport-security']).toBeDefined();
+  it('sets security headers on every answer: success, refusal by authentication, unknown route', async () => {
+    const expected = securityHeaders();
+    expect(expected['x-content-type-options']).toBe('nosniff');
+    expect(expected['content-security-policy']).toContain("default-src 'self'");
+    for (const request of [
+      { method: 'GET' as const, url: '/healthz' },
+      { method: 'GET' as const, url: '/live-chats' },
+      { method: 'GET' as const, url: '/no-such-route' },
+    ]) {
+      const response = await t.app.inject(request);
+      expect(response.headers, `${request.url} → ${response.statusCode}`).toMatchObject(expected);
+    }
   });
 
   it('serves the docs and the OpenAPI document without a key', async () => {
