@@ -1,5 +1,6 @@
 import nodemailer from 'nodemailer';
 import type { EmailChannel, LiveChat } from '../live-chats/model.js';
+import { deadline } from './deadline.js';
 import {
   type ChannelClient,
   type OutboundMessage,
@@ -40,7 +41,7 @@ export class EmailClient implements ChannelClient {
     const domain = channel.address.slice(channel.address.lastIndexOf('@') + 1);
     const messageId = `<${message.id}@${domain}>`;
     const thread = message.thread.map(bracketMessageId).slice(-MAX_REFERENCES);
-    const deadline = AbortSignal.timeout(this.options.timeoutMs);
+    const call = deadline(this.options.timeoutMs, signal);
     try {
       await this.#transportFor(liveChat, channel).sendMail({
         from: { name: liveChat.name, address: channel.address },
@@ -49,13 +50,15 @@ export class EmailClient implements ChannelClient {
         text: message.content.text,
         messageId,
         ...(thread.length > 0 ? { inReplyTo: thread.at(-1), references: thread } : {}),
-        signal: signal ? AbortSignal.any([deadline, signal]) : deadline,
+        signal: call.signal,
       });
       return sent(messageId, message.to);
     } catch (error) {
-      if (deadline.aborted) return transient('timeout', `The SMTP server did not finish within ${this.options.timeoutMs} ms.`);
+      if (call.timedOut()) return transient('timeout', `The SMTP server did not finish within ${this.options.timeoutMs} ms.`);
       if (signal?.aborted) return transient('aborted', 'The send was cancelled (shutting down).');
       return classifySmtpError(error);
+    } finally {
+      call.done();
     }
   }
 

@@ -1,5 +1,6 @@
 import { request } from 'undici';
 import { type TransientFailure, transient } from './channel-client.js';
+import { deadline } from './deadline.js';
 
 /** What came back from a provider's HTTP API: a status and the parsed body (null if not JSON). */
 export interface JsonResponse {
@@ -17,8 +18,7 @@ export async function postJson(
   body: unknown,
   options: { headers?: Record<string, string>; timeoutMs: number; signal?: AbortSignal | undefined },
 ): Promise<JsonResponse | TransientFailure> {
-  const deadline = AbortSignal.timeout(options.timeoutMs);
-  const signal = options.signal ? AbortSignal.any([deadline, options.signal]) : deadline;
+  const call = deadline(options.timeoutMs, options.signal);
   try {
     // undici's request() over pooled keep-alive connections: the same client fetch() is built
     // on, without the WHATWG streams and objects that made fetch() a large share of the
@@ -27,14 +27,16 @@ export async function postJson(
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'application/json', ...options.headers },
       body: JSON.stringify(body),
-      signal,
+      signal: call.signal,
     });
     const text = await response.body.text();
     return { status: response.statusCode, body: parseJson(text) };
   } catch (error) {
-    if (deadline.aborted) return transient('timeout', `The provider did not answer within ${options.timeoutMs} ms.`);
+    if (call.timedOut()) return transient('timeout', `The provider did not answer within ${options.timeoutMs} ms.`);
     if (options.signal?.aborted) return transient('aborted', 'The request was cancelled (shutting down).');
     return transient('network_error', describeNetworkError(error));
+  } finally {
+    call.done();
   }
 }
 
