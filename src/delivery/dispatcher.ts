@@ -221,18 +221,30 @@ export class Dispatcher {
   #track(message: ClaimedMessage): void {
     const delivery = this.#deliver(message).finally(() => {
       this.#inFlight.delete(delivery);
-      const next = this.#state === 'running' ? this.#handedOver.shift() : undefined;
-      if (next) this.#startHandedOver(next);
-      // A free slot, and maybe the session's next message is due now.
-      else this.#wakeSoon();
+      // A free slot: the next message handed over, or maybe the session's next message is due now.
+      if (!this.#startHandedOver()) this.#wakeSoon();
     });
     this.#inFlight.add(delivery);
   }
 
-  #startHandedOver(message: ClaimedMessage): void {
-    // Too little of its lease left to be sure no other dispatcher takes it meanwhile.
-    if (message.lockedUntil.getTime() - Date.now() < this.options.providerTimeoutMs + HANDOVER_LEASE_MARGIN_MS) this.#giveBack([message]);
-    else this.#track(message);
+  /**
+   * Starts the next handed-over message that still has enough of its lease left; those with too
+   * little (another dispatcher could take them meanwhile) go back to the outbox. False when
+   * none was started.
+   */
+  #startHandedOver(): boolean {
+    const tooLate: ClaimedMessage[] = [];
+    let started = false;
+    while (!started && this.#state === 'running' && this.#handedOver.length > 0) {
+      const message = this.#handedOver.shift()!;
+      if (message.lockedUntil.getTime() - Date.now() < this.options.providerTimeoutMs + HANDOVER_LEASE_MARGIN_MS) tooLate.push(message);
+      else {
+        this.#track(message);
+        started = true;
+      }
+    }
+    this.#giveBack(tooLate);
+    return started;
   }
 
   async #deliver(message: ClaimedMessage): Promise<void> {

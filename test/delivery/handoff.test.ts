@@ -1,6 +1,6 @@
 import { type Kysely, sql } from 'kysely';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { type ChannelClient, transient } from '../../src/channels/channel-client.js';
+import { type ChannelClient, sent, transient } from '../../src/channels/channel-client.js';
 import { channelRegistryOf } from '../../src/channels/registry.js';
 import { createQueryRunner } from '../../src/db/prepared.js';
 import type { Database } from '../../src/db/types.js';
@@ -266,6 +266,38 @@ describe('handing over and claiming, without the app dispatcher', () => {
     // The one in flight was cancelled by the shutdown: queued again for any dispatcher, its attempt counted.
     expect(await row(written[0]!.message!.id)).toMatchObject({ status: 'queued', attempts: 1, locked_until: null, error: { code: 'aborted' } });
     expect(sends).toHaveLength(1);
+  });
+
+  it('gives back a waiting handed-over message whose lease has run too low, and starts the next one', async () => {
+    const [a, b, c] = await queue(3, 60_000);
+    // B's lease now ends in 3 s: less than the provider timeout (1 s) and the margin (5 s).
+    const [shortLease] = await sql<{ locked_until: Date }>`
+      UPDATE messages SET locked_until = date_trunc('milliseconds', now() + interval '3 seconds') WHERE id = ${b!.message!.id} RETURNING locked_until
+    `.execute(db).then((r) => r.rows);
+    let releaseFirst!: () => void;
+    const firstHeld = new Promise<void>((resolve) => (releaseFirst = resolve));
+    // The first call answers when released; later ones hold their slot until shutdown, so that
+    // the dispatcher has no room to claim B again before the test looks at it.
+    const client: ChannelClient = {
+      send: async (liveChat, message, signal) => {
+        if (sends.length > 0) return hangingClient.send(liveChat, message, signal);
+        sends.push(message.id);
+        await firstHeld;
+        return sent(`provider-${message.id}`, message.to);
+      },
+    };
+    const d = dispatcher({ concurrency: 1, channels: channelRegistryOf({ whatsapp: client, telegram: client, email: client }) });
+    d.start();
+
+    d.handOver(claimOf(a!));
+    d.handOver({ ...claimOf(b!), lockedUntil: shortLease!.locked_until });
+    d.handOver(claimOf(c!));
+    await waitUntil(() => sends.length === 1, { what: 'the first message to be sent' });
+    releaseFirst();
+
+    await waitUntil(() => sends.length === 2, { what: 'the third message to be sent' });
+    expect(sends).toEqual([a!.message!.id, c!.message!.id]);
+    expect(await givenBack(b!.message!.id)).toMatchObject({ status: 'queued', attempts: 0, locked_until: null });
   });
 
   describe('claimDueMessages', () => {
