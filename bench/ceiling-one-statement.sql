@@ -1,5 +1,6 @@
--- The same writes as bench/ceiling.sql in the form the service sends them: one prepared
--- statement guarded by the operator's assignment (src/sessions/initiation-repository.ts).
+-- The same writes as bench/ceiling.sql as one prepared statement per initiation, guarded by
+-- the operator's assignment: what the service sends when it is not busy (under load it puts
+-- many initiations in one statement, see src/sessions/initiation-repository.ts).
 \set n random(1, 9000000000000000)
 WITH assigned AS (SELECT 1 FROM live_chat_operators WHERE live_chat_id = :live_chat_id AND operator_id = 'op-bench'),
 contact AS (

@@ -119,16 +119,20 @@ export class Dispatcher {
    */
   handOver(message: ClaimedMessage): void {
     if (this.#state !== 'running') {
-      this.#giveBack([message]);
+      void this.#giveBack([message]);
       return;
     }
     if (this.#inFlight.size < this.#concurrency) this.#track(message);
     else this.#handedOver.push(message);
   }
 
-  #giveBack(messages: ClaimedMessage[]): void {
+  /** Gives claims back to the outbox untried (see releaseClaims); a failure is logged, not thrown. */
+  async #giveBack(messages: ClaimedMessage[]): Promise<void> {
     if (messages.length === 0) return;
-    releaseClaims(this.#db, messages).catch((error: unknown) => this.#log.error({ err: error }, 'could not release claims'));
+    await releaseClaims(this.#db, messages).then(
+      () => undefined,
+      (error: unknown) => this.#log.error({ err: error }, 'could not release claims'),
+    );
   }
 
   /**
@@ -170,7 +174,7 @@ export class Dispatcher {
     // Handed over but not started: back to the outbox, for another replica or the next start.
     const waiting = this.#handedOver;
     this.#handedOver = [];
-    if (waiting.length > 0) await releaseClaims(this.#db, waiting).catch((error: unknown) => this.#log.error({ err: error }, 'could not release claims'));
+    await this.#giveBack(waiting);
     const graceMs = options.graceMs ?? this.options.providerTimeoutMs + 1_000;
     const settled = Promise.allSettled([...this.#inFlight]);
     let timer: NodeJS.Timeout | undefined;
@@ -207,7 +211,7 @@ export class Dispatcher {
         }
         if (this.#state !== 'running') {
           // Stopped while claiming: give them back untried.
-          await releaseClaims(this.#db, claimed).catch((error: unknown) => this.#log.error({ err: error }, 'could not release claims'));
+          await this.#giveBack(claimed);
           break;
         }
         for (const message of claimed) this.#track(message);
@@ -243,7 +247,7 @@ export class Dispatcher {
         started = true;
       }
     }
-    this.#giveBack(tooLate);
+    void this.#giveBack(tooLate);
     return started;
   }
 

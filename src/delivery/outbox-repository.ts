@@ -1,5 +1,5 @@
 import { type Kysely, type Transaction, sql } from 'kysely';
-import type { ChannelType, Database, MessageError, MessageTemplate } from '../db/types.js';
+import type { ChannelType, Database, MessageError, MessageRow, MessageTemplate, SessionRow } from '../db/types.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -20,6 +20,23 @@ export interface ClaimedMessage {
   attempts: number;
   /** The lease; also the claim's identity: outcomes are only written while it still matches. */
   lockedUntil: Date;
+}
+
+/** A message queued already claimed until `lockedUntil` (its `locked_until`), as a dispatcher delivers it. */
+export function claimOfQueued(session: SessionRow, message: MessageRow, lockedUntil: Date): ClaimedMessage {
+  return {
+    id: message.id,
+    sessionId: session.id,
+    liveChatId: session.live_chat_id,
+    channel: session.channel,
+    account: session.account,
+    peer: session.peer,
+    seq: Number(message.seq),
+    text: message.text,
+    template: message.template,
+    attempts: message.attempts,
+    lockedUntil,
+  };
 }
 
 /** The claim an outcome is written under. */

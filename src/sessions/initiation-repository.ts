@@ -123,11 +123,9 @@ export async function writeInitiations(db: Kysely<Database>, writes: readonly In
  * parameter it would have been stored as U+FFFD, so that is what it becomes here too.
  */
 function wellFormed(_key: string, value: unknown): unknown {
-  return typeof value === 'string' && LONE_SURROGATE.test(value) ? value.replace(LONE_SURROGATE_ALL, '\uFFFD') : value;
+  return typeof value === 'string' ? value.replace(LONE_SURROGATES, '\uFFFD') : value;
 }
-const LONE_SURROGATE_SOURCE = '[\\uD800-\\uDBFF](?![\\uDC00-\\uDFFF])|(?<![\\uD800-\\uDBFF])[\\uDC00-\\uDFFF]';
-const LONE_SURROGATE = new RegExp(LONE_SURROGATE_SOURCE);
-const LONE_SURROGATE_ALL = new RegExp(LONE_SURROGATE_SOURCE, 'g');
+const LONE_SURROGATES = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
 const date = (value: unknown) => new Date(value as string);
 const maybeDate = (value: unknown) => (value === null || value === undefined ? null : date(value));

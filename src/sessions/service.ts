@@ -3,8 +3,8 @@ import type { Account } from '../accounts/accounts.js';
 import type { Clock } from '../clock.js';
 import { addContactDetail, findContact, insertContact } from '../contacts/repository.js';
 import { type ContactInput, contactNotFound, normaliseContactDetails } from '../contacts/service.js';
-import type { ChannelContactRow, ChannelType, Database, MessageRow, SessionRow } from '../db/types.js';
-import type { ClaimedMessage } from '../delivery/outbox-repository.js';
+import type { ChannelContactRow, ChannelType, Database } from '../db/types.js';
+import { type ClaimedMessage, claimOfQueued } from '../delivery/outbox-repository.js';
 import { decodeCursor, paginate } from '../http/cursor.js';
 import { type FieldError, ProblemError, validationFailed } from '../http/problem.js';
 import { isOperatorAssigned } from '../live-chats/repository.js';
@@ -129,7 +129,7 @@ export class SessionService {
     // an open session; the step-by-step path finds which refusal comes first.
     if (!written) return null;
     this.events.sessionCreated(channel);
-    if (written.message?.locked_until) this.handoff.handOver(claimOf(written.session, written.message, written.message.locked_until));
+    if (written.message?.locked_until) this.handoff.handOver(claimOfQueued(written.session, written.message, written.message.locked_until));
     else if (written.message) this.events.messagesQueued();
     return { session: toSession(written.session), message: written.message ? toMessage(written.message) : null };
   }
@@ -296,22 +296,6 @@ function checkFormats(input: InitiateSessionInput): CheckedRequest {
 
 class RetryInitiation extends Error {}
 
-/** A message queued already claimed, as the dispatcher delivers it. */
-function claimOf(session: SessionRow, message: MessageRow, lockedUntil: Date): ClaimedMessage {
-  return {
-    id: message.id,
-    sessionId: session.id,
-    liveChatId: session.live_chat_id,
-    channel: session.channel,
-    account: session.account,
-    peer: session.peer,
-    seq: Number(message.seq),
-    text: message.text,
-    template: message.template,
-    attempts: message.attempts,
-    lockedUntil,
-  };
-}
 
 /** "An account that the contact lacks is added to the contact" (phones and emails only). */
 async function addAccountToContact(trx: Transaction<Database>, contactId: string, account: Account, known: { phones: string[]; emails: string[] }) {

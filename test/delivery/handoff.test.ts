@@ -5,7 +5,7 @@ import { channelRegistryOf } from '../../src/channels/registry.js';
 import { createQueryRunner } from '../../src/db/prepared.js';
 import type { Database } from '../../src/db/types.js';
 import { Dispatcher, type DispatcherOptions } from '../../src/delivery/dispatcher.js';
-import { type ClaimedMessage, claimDueMessages } from '../../src/delivery/outbox-repository.js';
+import { type ClaimedMessage, claimDueMessages, claimOfQueued } from '../../src/delivery/outbox-repository.js';
 import { type WrittenInitiation, writeInitiations } from '../../src/sessions/initiation-repository.js';
 import { type TestApp, createTestApp } from '../support/app.js';
 import { liveChatWithOperator, newPhone } from '../support/fixtures.js';
@@ -168,22 +168,7 @@ describe('handing over and claiming, without the app dispatcher', () => {
     return writes.map((_, i) => written.get(i)!);
   }
 
-  function claimOf(written: WrittenInitiation): ClaimedMessage {
-    const { session, message } = written;
-    return {
-      id: message!.id,
-      sessionId: session.id,
-      liveChatId: session.live_chat_id,
-      channel: session.channel,
-      account: session.account,
-      peer: session.peer,
-      seq: Number(message!.seq),
-      text: message!.text,
-      template: message!.template,
-      attempts: message!.attempts,
-      lockedUntil: message!.locked_until!,
-    };
-  }
+  const claimOf = ({ session, message }: WrittenInitiation): ClaimedMessage => claimOfQueued(session, message!, message!.locked_until!);
 
   const row = (id: string) =>
     db.selectFrom('messages').select(['status', 'attempts', 'locked_until', 'error']).where('id', '=', id).executeTakeFirstOrThrow();
