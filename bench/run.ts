@@ -193,6 +193,16 @@ function cpuSeconds(servicePid: number): { service: number; bench: number; postg
   }
 }
 
+/** Transactions committed in the bench database so far (pg_stat_database; flushed first). */
+async function commits(): Promise<number> {
+  const client = new pg.Client({ connectionString: dbUrl });
+  await client.connect();
+  await client.query('SELECT pg_stat_force_next_flush()').catch(() => undefined);
+  const { rows } = await client.query('SELECT xact_commit::bigint AS n FROM pg_stat_database WHERE datname = current_database()');
+  await client.end();
+  return Number(rows[0].n);
+}
+
 async function outboxDepth(): Promise<number> {
   const client = new pg.Client({ connectionString: dbUrl });
   await client.connect();
@@ -220,6 +230,7 @@ async function main() {
     const created = new Map<string, number>();
     const sentBefore = provider.count();
     const started = performance.now();
+    const commitsBefore = await commits();
     const cpuBefore = cpuSeconds(service.child.pid!);
     const { result, statuses } = await drive(service.url, chat.id, SECONDS, '2', created);
     const cpuAfter = cpuSeconds(service.child.pid!);
@@ -228,6 +239,7 @@ async function main() {
     for (let i = 0; i < 20 && (await outboxDepth()) > 0; i++) await new Promise((r) => setTimeout(r, 500));
     const depthAfter = await outboxDepth();
     const delivered = provider.count() - sentBefore;
+    const commitsDuring = (await commits()) - commitsBefore;
     const lags = [...created].map(([to, at]) => (provider.arrivals.get(to) ?? Number.NaN) - at).filter((x) => Number.isFinite(x));
     const deliveryEnd = Math.max(...[...created.keys()].map((to) => provider.arrivals.get(to) ?? 0));
 
@@ -257,6 +269,7 @@ async function main() {
             ` (of ${((cpus().length * elapsed) / ok * 1e6).toFixed(0)} available)`
           : 'not measured (needs /proc)',
       ],
+      ['Postgres commits per session', ok > 0 ? (commitsDuring / ok).toFixed(3) : '-'],
       ['201 → provider call p50 / p99', `${percentile(lags, 50).toFixed(0)} ms / ${percentile(lags, 99).toFixed(0)} ms`],
     ];
     console.log();

@@ -13,19 +13,22 @@ interface Pending {
 }
 
 export interface InitiationWriterOptions {
-  /** Statements in flight at once (each holds a pooled connection while it runs). */
+  /** Most statements in flight at once (each holds a pooled connection while it runs). */
   maxInFlight: number;
-  /** Most initiations in one statement. */
+  /** Most initiations in one statement (default 100). */
   maxBatch?: number | undefined;
+  /** While a statement runs, another starts only once this many initiations wait (default 16). */
+  overlapAt?: number | undefined;
 }
 
 const FOREIGN_KEY_VIOLATION = '23503';
 
 /**
- * Writes initiations in groups (group commit): while `maxInFlight` statements run, the
- * initiations that arrive wait and go together in the next one. When the service is not busy
- * each initiation is written at once, alone, so nothing ever waits for a timer; under load
- * many share one round trip and one commit, which is most of what each would cost alone.
+ * Writes initiations in groups (group commit): while a statement runs, the initiations that
+ * arrive wait and go together in the next one; more statements (up to `maxInFlight`) run at
+ * once only when enough wait to make a sizeable group. When the service is not busy each
+ * initiation is written at once, alone, so nothing ever waits for a timer; under load many
+ * share one round trip and one commit, which is most of what each would cost alone.
  *
  * Each initiation's outcome is its own: written, or not written (undefined: the operator is
  * not assigned, the contact is gone, or another open session holds the person — the caller
@@ -36,6 +39,7 @@ export class InitiationWriter {
   readonly #queue: Pending[] = [];
   readonly #maxInFlight: number;
   readonly #maxBatch: number;
+  readonly #overlapAt: number;
   #inFlight = 0;
 
   constructor(
@@ -45,6 +49,7 @@ export class InitiationWriter {
   ) {
     this.#maxInFlight = Math.max(1, options.maxInFlight);
     this.#maxBatch = Math.max(1, options.maxBatch ?? 100);
+    this.#overlapAt = Math.max(1, Math.min(this.#maxBatch, options.overlapAt ?? 16));
   }
 
   /** Resolves with the written session and message, or undefined when it was not written. */
@@ -55,8 +60,15 @@ export class InitiationWriter {
     });
   }
 
+  /**
+   * Starts statements for what waits. While one runs, another starts only for a group of at
+   * least `overlapAt` (or for initiations retried alone): a statement with a few initiations
+   * costs Postgres nearly as much as one with many (its round trip, its commit), and waiting for
+   * the running one fills the next group.
+   */
   #pump(): void {
     while (this.#inFlight < this.#maxInFlight && this.#queue.length > 0) {
+      if (this.#inFlight > 0 && this.#queue.length < this.#overlapAt && !this.#queue[0]!.alone) return;
       const group = this.#takeGroup();
       this.#inFlight += 1;
       void this.#writeGroup(group).finally(() => {

@@ -148,6 +148,47 @@ describe('InitiationWriter (group commit)', () => {
     expect(results.every((r) => r !== undefined)).toBe(true);
   });
 
+  it('runs a second statement while one runs only for a group of at least overlapAt', async () => {
+    const chat = await emailChat();
+    const { run: record, statements } = recordingRunner();
+    let running = 0;
+    let mostAtOnce = 0;
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const run: QueryRunner = async (query) => {
+      running += 1;
+      mostAtOnce = Math.max(mostAtOnce, running);
+      try {
+        // The first statement is held until the test has queued what follows it.
+        if (statements.length === 0) {
+          const rows = record(query);
+          await held;
+          return await rows;
+        }
+        return await record(query);
+      } finally {
+        running -= 1;
+      }
+    };
+    const writer = new InitiationWriter(db, run, { maxInFlight: 3, overlapAt: 4 });
+
+    const first = writer.write(emailWrite(chat));
+    const few = Array.from({ length: 3 }, () => writer.write(emailWrite(chat)));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    // Three wait behind the running statement: fewer than overlapAt, so no second statement yet.
+    expect(statements.map((s) => s.accounts.length)).toEqual([1]);
+
+    const more = writer.write(emailWrite(chat));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    // Four wait: they go in a statement of their own beside the running one.
+    expect(statements.map((s) => s.accounts.length)).toEqual([1, 4]);
+    expect(mostAtOnce).toBe(2);
+
+    release();
+    const results = await Promise.all([first, ...few, more]);
+    expect(results.every((r) => r?.session.live_chat_id === chat.liveChatId)).toBe(true);
+  });
+
   it('writes a session without a message when none is given', async () => {
     const chat = await emailChat();
     const { run } = recordingRunner();
@@ -404,7 +445,8 @@ describe('InitiationWriter (group commit)', () => {
     const contactId = created.data.id as string;
     const phones = chats.map(() => newPhone());
     const { run } = recordingRunner();
-    const writer = new InitiationWriter(db, run, { maxInFlight: 3 });
+    // Each naming the same contact goes in a statement of its own, and those run at once.
+    const writer = new InitiationWriter(db, run, { maxInFlight: 3, overlapAt: 1 });
 
     const results = await Promise.all(
       chats.map((chat, i) =>
