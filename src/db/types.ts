@@ -107,6 +107,15 @@ export interface ProcessedEventsTable {
   processed_at: CreatedAt;
 }
 
+export interface EarlyDeliveryStatusesTable {
+  live_chat_id: string;
+  provider_message_id: string;
+  status: 'sent' | 'delivered' | 'read' | 'failed';
+  error: ColumnType<MessageError | null, string | null, string | null>;
+  reported_at: Timestamp;
+  received_at: CreatedAt;
+}
+
 export interface IdempotencyKeysTable {
   api_key_id: string;
   key: string;
@@ -128,6 +137,7 @@ export interface Database {
   messages: MessagesTable;
   channel_contacts: ChannelContactsTable;
   processed_events: ProcessedEventsTable;
+  early_delivery_statuses: EarlyDeliveryStatusesTable;
   idempotency_keys: IdempotencyKeysTable;
 }
 

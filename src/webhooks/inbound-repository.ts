@@ -1,4 +1,5 @@
 import { type Kysely, type Transaction, sql } from 'kysely';
+import { deleteInChunks } from '../db/purge.js';
 import type { Database, SessionRow } from '../db/types.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -28,4 +29,9 @@ export function findOpenSessionByPeer(db: Db, liveChatId: string, peer: string):
     // A literal, so the predicate matches the partial index sessions_open_peer_key.
     .where('status', '=', sql.lit('open'))
     .executeTakeFirst();
+}
+
+/** Forgets events processed before `before`: providers no longer deliver them again. Returns how many. */
+export function purgeProcessedEvents(db: Db, before: Date): Promise<number> {
+  return deleteInChunks(db, 'processed_events', sql`processed_at < ${before}`);
 }

@@ -1,4 +1,5 @@
 import { type Kysely, type Transaction, sql } from 'kysely';
+import { deleteInChunks } from '../db/purge.js';
 import type { Database, MessageError, MessageStatus } from '../db/types.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -45,4 +46,90 @@ export async function applyDeliveryStatus(
     .returning('id')
     .executeTakeFirst();
   return updated !== undefined;
+}
+
+/** What became of a report: it moved its message, it waits for its message, or it changed nothing. */
+export type ReportOutcome = 'moved' | 'kept' | 'unchanged';
+
+/**
+ * Applies a delivery report as applyDeliveryStatus does and, when no message on the live chat
+ * carries the provider id yet, keeps the report in early_delivery_statuses to be applied once
+ * one does (applyEarlyDeliveryStatuses): the provider may report on a message before the
+ * dispatcher has recorded the id it answered with. One statement, so the message is judged
+ * known or unknown in one snapshot: a report is never both dropped and left unapplied.
+ */
+export async function applyOrKeepDeliveryStatus(
+  db: Db,
+  liveChatId: string,
+  providerMessageId: string,
+  report: { status: DeliveryStatus; error: MessageError | null; reportedAt: Date; at: Date },
+): Promise<ReportOutcome> {
+  const from = sql.join(MOVES_FROM[report.status].map((s) => sql.lit(s)));
+  const error = report.error ? JSON.stringify(report.error) : null;
+  const result = await sql<{ moved: boolean; kept: boolean }>`
+    WITH moved AS (
+      UPDATE messages
+      SET status = ${report.status}::text,
+          error = CASE WHEN ${report.status}::text = 'failed' THEN ${error}::jsonb ELSE error END,
+          next_attempt_at = CASE WHEN ${report.status}::text = 'failed' THEN NULL ELSE next_attempt_at END,
+          updated_at = ${report.at}::timestamptz
+      WHERE live_chat_id = ${liveChatId} AND provider_message_id = ${providerMessageId} AND direction = 'outbound' AND status IN (${from})
+      RETURNING id
+    ),
+    kept AS (
+      INSERT INTO early_delivery_statuses (live_chat_id, provider_message_id, status, error, reported_at, received_at)
+      SELECT ${liveChatId}::uuid, ${providerMessageId}::text, ${report.status}::text, ${error}::jsonb, ${report.reportedAt}::timestamptz, ${report.at}::timestamptz
+      WHERE NOT EXISTS (SELECT 1 FROM messages WHERE live_chat_id = ${liveChatId} AND provider_message_id = ${providerMessageId})
+      ON CONFLICT DO NOTHING
+      RETURNING 1
+    )
+    SELECT EXISTS (SELECT 1 FROM moved) AS moved, EXISTS (SELECT 1 FROM kept) AS kept
+  `.execute(db);
+  const row = result.rows[0];
+  return row?.moved ? 'moved' : row?.kept ? 'kept' : 'unchanged';
+}
+
+/** How a report ranks among ones with the same time: the order a message goes through them. */
+const RANK: Record<DeliveryStatus, number> = { sent: 1, delivered: 2, read: 3, failed: 4 };
+
+/**
+ * Applies the reports kept by applyOrKeepDeliveryStatus whose message now carries the provider
+ * id, each message's in the order the provider made them, and forgets them. One transaction:
+ * replicas running it at once apply each report once. Returns how many moved a message.
+ */
+export async function applyEarlyDeliveryStatuses(db: Kysely<Database>, now: Date): Promise<number> {
+  return db.transaction().execute(async (trx) => {
+    const { rows } = await sql<{
+      live_chat_id: string;
+      provider_message_id: string;
+      status: DeliveryStatus;
+      error: MessageError | null;
+      reported_at: Date;
+    }>`
+      DELETE FROM early_delivery_statuses AS e
+      USING messages AS m
+      WHERE m.live_chat_id = e.live_chat_id AND m.provider_message_id = e.provider_message_id
+      RETURNING e.live_chat_id, e.provider_message_id, e.status, e.error, e.reported_at
+    `.execute(trx);
+    rows.sort(
+      (a, b) =>
+        compare(a.provider_message_id, b.provider_message_id) ||
+        new Date(a.reported_at).getTime() - new Date(b.reported_at).getTime() ||
+        RANK[a.status] - RANK[b.status],
+    );
+    let moved = 0;
+    for (const r of rows) {
+      if (await applyDeliveryStatus(trx, r.live_chat_id, r.provider_message_id, { status: r.status, error: r.error, at: now })) moved += 1;
+    }
+    return moved;
+  });
+}
+
+/** Forgets kept reports received before `before` that no message claimed. Returns how many. */
+export function purgeEarlyDeliveryStatuses(db: Db, before: Date): Promise<number> {
+  return deleteInChunks(db, 'early_delivery_statuses', sql`received_at < ${before}`);
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }

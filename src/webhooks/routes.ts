@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely';
 import type { Clock } from '../clock.js';
 import type { Database } from '../db/types.js';
 import type { LiveChatService } from '../live-chats/service.js';
+import { WebhookHousekeeping } from './housekeeping.js';
 import { telegramWebhookRoutes } from './telegram-routes.js';
 import { TelegramWebhookService } from './telegram-service.js';
 import { whatsappWebhookRoutes } from './whatsapp-routes.js';
@@ -21,6 +22,11 @@ export interface WebhookRoutesOptions {
  * JSON parser.
  */
 export const webhookRoutes: FastifyPluginAsync<WebhookRoutesOptions> = async (app, { db, liveChats, clock }) => {
+  // Early delivery reports and replay protection need looking after in the background.
+  const housekeeping = new WebhookHousekeeping(db, clock, app.log);
+  app.addHook('onReady', async () => housekeeping.start());
+  app.addHook('onClose', async () => housekeeping.stop());
+
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
 

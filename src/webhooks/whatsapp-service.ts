@@ -8,7 +8,7 @@ import type { LiveChatService } from '../live-chats/service.js';
 import { insertInboundMessage } from '../sessions/message-repository.js';
 import { eventTime } from './event-time.js';
 import { findOpenSessionByPeer, recordProcessedEvent } from './inbound-repository.js';
-import { type DeliveryStatus, applyDeliveryStatus } from './message-status-repository.js';
+import { type DeliveryStatus, applyOrKeepDeliveryStatus } from './message-status-repository.js';
 import type { WhatsAppInboundMessage, WhatsAppNotification, WhatsAppStatus } from './schemas.js';
 import { isValidHubSignature, secretsMatch } from './signature.js';
 import { webhookChannel } from './webhook-channel.js';
@@ -98,11 +98,13 @@ export class WhatsAppWebhookService {
     return true;
   }
 
-  #applyStatus(trx: Transaction<Database>, liveChatId: string, status: WhatsAppStatus): Promise<boolean> {
-    if (!DELIVERY_STATUSES.has(status.status)) return Promise.resolve(false);
+  /** True when the status moved its message. One for a message whose wamid is not recorded yet is kept for later. */
+  async #applyStatus(trx: Transaction<Database>, liveChatId: string, status: WhatsAppStatus): Promise<boolean> {
+    if (!DELIVERY_STATUSES.has(status.status)) return false;
     const delivery = status.status as DeliveryStatus;
     const error = delivery === 'failed' ? failureOf(status) : null;
-    return applyDeliveryStatus(trx, liveChatId, status.id, { status: delivery, error, at: this.clock.now() });
+    const report = { status: delivery, error, reportedAt: eventTime(status.timestamp, this.clock), at: this.clock.now() };
+    return (await applyOrKeepDeliveryStatus(trx, liveChatId, status.id, report)) === 'moved';
   }
 }
 
