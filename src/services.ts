@@ -22,7 +22,8 @@ export function createServices(deps: { config: Config; database: DatabaseHandle;
   const events = deps.events ?? noSessionEvents;
   const liveChats = new LiveChatService(db, new SecretBox(deps.config.secretsKey));
   const contacts = new ContactService(db);
-  // A quarter of the pool writes initiations; under load each statement carries many.
+  // Initiations are written in groups, one statement at a time until 16 wait, then by up to a
+  // quarter of the pool at once.
   const pool = deps.database.pool;
   const writer = new InitiationWriter(db, createQueryRunner(deps.database), { maxInFlight: pool ? Math.max(1, Math.floor(pool.options.max / 4)) : 1 });
   const sessions = new SessionService(db, liveChats, deps.clock, writer, events, deps.handoff ?? noDeliveryHandoff);
