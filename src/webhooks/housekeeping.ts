@@ -23,7 +23,7 @@ const PURGE_INTERVAL_MS = 10 * 60_000;
  */
 export class WebhookHousekeeping {
   readonly #timers: NodeJS.Timeout[] = [];
-  #running: Promise<unknown> = Promise.resolve();
+  readonly #running = new Set<Promise<void>>();
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -41,7 +41,7 @@ export class WebhookHousekeeping {
   /** Stops the timers and waits for a step in progress (the database must stay open until then). */
   async stop(): Promise<void> {
     for (const timer of this.#timers.splice(0)) clearInterval(timer);
-    await this.#running;
+    await Promise.all([...this.#running]);
   }
 
   /** Applies the early reports whose message now carries the provider id. Returns how many moved a message. */
@@ -57,10 +57,21 @@ export class WebhookHousekeeping {
     return { earlyStatuses, processedEvents };
   }
 
-  /** Runs `step` every `ms`, never two steps at once; a failure is logged and the next tick tries again. */
+  /** Runs `step` every `ms`, skipping a tick while the last run goes on; a failure is logged and the next tick tries again. */
   #every(ms: number, step: () => Promise<unknown>): void {
+    let busy = false;
     const timer = setInterval(() => {
-      this.#running = this.#running.then(step).catch((error: unknown) => this.log.warn({ err: error }, 'webhook housekeeping failed'));
+      if (busy) return;
+      busy = true;
+      const run = step().then(
+        () => undefined,
+        (error: unknown) => this.log.warn({ err: error }, 'webhook housekeeping failed'),
+      );
+      this.#running.add(run);
+      void run.finally(() => {
+        busy = false;
+        this.#running.delete(run);
+      });
     }, ms);
     timer.unref();
     this.#timers.push(timer);

@@ -31,7 +31,12 @@ export async function applyDeliveryStatus(
   providerMessageId: string,
   report: { status: DeliveryStatus; error: MessageError | null; at: Date },
 ): Promise<boolean> {
-  const updated = await db
+  return (await moveMessage(db, liveChatId, providerMessageId, report).executeTakeFirst()) !== undefined;
+}
+
+/** The conditional UPDATE of applyDeliveryStatus, returning the id of the message it moved. */
+function moveMessage(db: Db, liveChatId: string, providerMessageId: string, report: { status: DeliveryStatus; error: MessageError | null; at: Date }) {
+  return db
     .updateTable('messages')
     .set({
       status: report.status,
@@ -43,9 +48,7 @@ export async function applyDeliveryStatus(
     .where('direction', '=', sql.lit('outbound'))
     // Literals: the allowed states are fixed per report, and the predicate stays plan-stable.
     .where(sql<boolean>`status in (${sql.join(MOVES_FROM[report.status].map((s) => sql.lit(s)))})`)
-    .returning('id')
-    .executeTakeFirst();
-  return updated !== undefined;
+    .returning('id');
 }
 
 /** What became of a report: it moved its message, it waits for its message, or it changed nothing. */
@@ -64,29 +67,23 @@ export async function applyOrKeepDeliveryStatus(
   providerMessageId: string,
   report: { status: DeliveryStatus; error: MessageError | null; reportedAt: Date; at: Date },
 ): Promise<ReportOutcome> {
-  const from = sql.join(MOVES_FROM[report.status].map((s) => sql.lit(s)));
   const error = report.error ? JSON.stringify(report.error) : null;
-  const result = await sql<{ moved: boolean; kept: boolean }>`
-    WITH moved AS (
-      UPDATE messages
-      SET status = ${report.status}::text,
-          error = CASE WHEN ${report.status}::text = 'failed' THEN ${error}::jsonb ELSE error END,
-          next_attempt_at = CASE WHEN ${report.status}::text = 'failed' THEN NULL ELSE next_attempt_at END,
-          updated_at = ${report.at}::timestamptz
-      WHERE live_chat_id = ${liveChatId} AND provider_message_id = ${providerMessageId} AND direction = 'outbound' AND status IN (${from})
-      RETURNING id
-    ),
-    kept AS (
-      INSERT INTO early_delivery_statuses (live_chat_id, provider_message_id, status, error, reported_at, received_at)
-      SELECT ${liveChatId}::uuid, ${providerMessageId}::text, ${report.status}::text, ${error}::jsonb, ${report.reportedAt}::timestamptz, ${report.at}::timestamptz
-      WHERE NOT EXISTS (SELECT 1 FROM messages WHERE live_chat_id = ${liveChatId} AND provider_message_id = ${providerMessageId})
-      ON CONFLICT DO NOTHING
-      RETURNING 1
+  const row = await db
+    .with('moved', () => moveMessage(db, liveChatId, providerMessageId, report))
+    .with('kept', (qc) =>
+      qc
+        .insertInto('early_delivery_statuses')
+        .columns(['live_chat_id', 'provider_message_id', 'status', 'error', 'reported_at', 'received_at'])
+        .expression(
+          sql`SELECT ${liveChatId}::uuid, ${providerMessageId}::text, ${report.status}::text, ${error}::jsonb, ${report.reportedAt}::timestamptz, ${report.at}::timestamptz
+              WHERE NOT EXISTS (SELECT 1 FROM messages WHERE live_chat_id = ${liveChatId} AND provider_message_id = ${providerMessageId})`,
+        )
+        .onConflict((oc) => oc.doNothing())
+        .returning('status'),
     )
-    SELECT EXISTS (SELECT 1 FROM moved) AS moved, EXISTS (SELECT 1 FROM kept) AS kept
-  `.execute(db);
-  const row = result.rows[0];
-  return row?.moved ? 'moved' : row?.kept ? 'kept' : 'unchanged';
+    .selectNoFrom((eb) => [eb.exists(eb.selectFrom('moved').select('id')).as('moved'), eb.exists(eb.selectFrom('kept').select('status')).as('kept')])
+    .executeTakeFirstOrThrow();
+  return row.moved ? 'moved' : row.kept ? 'kept' : 'unchanged';
 }
 
 /** How a report ranks among ones with the same time: the order a message goes through them. */
@@ -130,6 +127,7 @@ export function purgeEarlyDeliveryStatuses(db: Db, before: Date): Promise<number
   return deleteInChunks(db, 'early_delivery_statuses', sql`received_at < ${before}`);
 }
 
-function compare(a: string, b: string): number {
+/** Orders provider ids (or any strings) by code unit, the same in every process. */
+export function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -8,7 +8,7 @@ import type { LiveChatService } from '../live-chats/service.js';
 import { insertInboundMessage } from '../sessions/message-repository.js';
 import { eventTime } from './event-time.js';
 import { findOpenSessionByPeer, recordProcessedEvent } from './inbound-repository.js';
-import { type DeliveryStatus, applyOrKeepDeliveryStatus } from './message-status-repository.js';
+import { type DeliveryStatus, applyOrKeepDeliveryStatus, compare } from './message-status-repository.js';
 import type { WhatsAppInboundMessage, WhatsAppNotification, WhatsAppStatus } from './schemas.js';
 import { isValidHubSignature, secretsMatch } from './signature.js';
 import { webhookChannel } from './webhook-channel.js';
@@ -120,8 +120,4 @@ function failureOf(status: WhatsAppStatus): MessageError {
   const parts = [first.title ?? first.message, first.error_data?.details].filter((p): p is string => Boolean(p));
   // The same code the dispatcher records when the provider refuses synchronously.
   return { code: `whatsapp_${first.code}`, message: [...new Set(parts)].join(': ') || 'Delivery failed.' };
-}
-
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
