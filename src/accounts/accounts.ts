@@ -49,6 +49,23 @@ function invalidPhone(message: string): ParseResult<never> {
   return { ok: false, error: { code: 'invalid_phone_number', message } };
 }
 
+/**
+ * The form a person's WhatsApp number is compared in (a WhatsApp session's peer, the phone of
+ * someone who wrote): E.164, except for numbers WhatsApp may know in an older form than the
+ * one dialled today, which are brought to today's form. Brazilian mobiles registered before
+ * the ninth digit have a wa_id of 55 + area + 8 digits (6–9 first), today +55 area 9 + those
+ * 8 digits; Mexican mobiles may have a wa_id with the 1 after 52 that Mexico dropped in 2019.
+ * Without this, the reply of a person the operator wrote to would land on no session and open
+ * no 24-hour window.
+ */
+export function whatsAppPeer(e164: string): string {
+  const brazil = /^\+55([1-9]\d)([6-9]\d{7})$/.exec(e164);
+  if (brazil) return `+55${brazil[1]}9${brazil[2]}`;
+  const mexico = /^\+521(\d{10})$/.exec(e164);
+  if (mexico) return `+52${mexico[1]}`;
+  return e164;
+}
+
 /** Normalises an email address: trimmed, domain lower-cased (the local part is kept as given). */
 export function normaliseEmail(input: string): ParseResult<string> {
   const trimmed = input.trim();

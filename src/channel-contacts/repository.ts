@@ -1,4 +1,5 @@
 import { type Kysely, type Transaction, sql } from 'kysely';
+import { whatsAppPeer } from '../accounts/accounts.js';
 import type { ChannelContactRow, ChannelType, Database } from '../db/types.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -56,8 +57,8 @@ export function findChannelContactByAccount(
   if (account.startsWith('@')) {
     q = q.where(sql<boolean>`lower(username) = ${account.slice(1).toLowerCase()}`);
   } else if (channel === 'whatsapp') {
-    // WhatsApp identifies people by wa_id, the number's digits.
-    q = q.where((eb) => eb.or([eb('phone', '=', account), eb('external_user_id', '=', account.replace(/^\+/, ''))]));
+    // WhatsApp identifies people by wa_id, the number's digits; their phone is kept in peer form.
+    q = q.where((eb) => eb.or([eb('phone', '=', whatsAppPeer(account)), eb('external_user_id', '=', account.replace(/^\+/, ''))]));
   } else {
     // Telegram knows a phone only once the person shared it; a user id is no phone number.
     q = q.where('phone', '=', account);

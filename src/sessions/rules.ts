@@ -1,5 +1,5 @@
 import type { Kysely, Transaction } from 'kysely';
-import { type Account, accountFitsChannel, defaultAccountKind, parseAccount } from '../accounts/accounts.js';
+import { type Account, accountFitsChannel, defaultAccountKind, parseAccount, whatsAppPeer } from '../accounts/accounts.js';
 import { findChannelContactByAccount } from '../channel-contacts/repository.js';
 import type { ChannelContactRow, ChannelType, Database } from '../db/types.js';
 import { type FieldError, ProblemError } from '../http/problem.js';
@@ -89,6 +89,7 @@ export async function requireWhatsAppWindow(db: Db, liveChatId: string, account:
 /** The provider's identity of the person, which the one-open-session rule also keys on. */
 export function peerOf(channel: ChannelType, account: Account, telegramContact?: ChannelContactRow): string {
   if (channel === 'telegram' && telegramContact) return `tg:${telegramContact.external_user_id}`;
+  if (channel === 'whatsapp' && account.kind === 'phone') return whatsAppPeer(account.value);
   return account.kind === 'email' ? account.value.toLowerCase() : account.value;
 }
 

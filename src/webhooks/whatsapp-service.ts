@@ -1,4 +1,5 @@
 import type { Kysely, Transaction } from 'kysely';
+import { whatsAppPeer } from '../accounts/accounts.js';
 import { recordChannelContact } from '../channel-contacts/repository.js';
 import type { Clock } from '../clock.js';
 import type { Database, MessageError } from '../db/types.js';
@@ -88,7 +89,8 @@ export class WhatsAppWebhookService {
     if (!WA_ID.test(message.from)) return false;
     if (!(await recordProcessedEvent(trx, liveChatId, `wa:${message.id}`, this.clock.now()))) return false;
     const at = eventTime(message.timestamp, this.clock);
-    const phone = `+${message.from}`;
+    // In the form sessions keep as their peer (a wa_id may be in an older numbering).
+    const phone = whatsAppPeer(`+${message.from}`);
     await recordChannelContact(trx, { liveChatId, externalUserId: message.from, phone, at });
     // WhatsApp sessions keep the person's E.164 number as their peer.
     const session = await findOpenSessionByPeer(trx, liveChatId, phone);

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { getCountries, getExampleNumber } from 'libphonenumber-js/max';
 import examples from 'libphonenumber-js/mobile/examples';
 import { describe, expect, it } from 'vitest';
-import { accountFitsChannel, defaultAccountKind, maskAccount, normaliseEmail, normalisePhone, parseAccount } from '../../src/accounts/accounts.js';
+import { accountFitsChannel, defaultAccountKind, maskAccount, normaliseEmail, normalisePhone, parseAccount, whatsAppPeer } from '../../src/accounts/accounts.js';
 
 /** Every country's example mobile number, in E.164: real shapes from many numbering plans. */
 const E164_EXAMPLES = getCountries()
@@ -154,6 +154,34 @@ describe('which accounts fit which channel', () => {
     expect(defaultAccountKind('whatsapp')).toBe('phone');
     expect(defaultAccountKind('telegram')).toBe('phone');
     expect(defaultAccountKind('email')).toBe('email');
+  });
+});
+
+describe('whatsAppPeer', () => {
+  it('gives a Brazilian mobile known without the ninth digit its ninth digit', () => {
+    expect(whatsAppPeer('+551187654321')).toBe('+5511987654321');
+    expect(whatsAppPeer('+552196543210')).toBe('+5521996543210');
+    // Already in today's form.
+    expect(whatsAppPeer('+5511987654321')).toBe('+5511987654321');
+  });
+
+  it('leaves Brazilian landlines (2–5 first) as they are', () => {
+    expect(whatsAppPeer('+551132654321')).toBe('+551132654321');
+    expect(whatsAppPeer('+552125551234')).toBe('+552125551234');
+  });
+
+  it('drops the old 1 after 52 from a Mexican mobile', () => {
+    expect(whatsAppPeer('+5215512345678')).toBe('+525512345678');
+    expect(whatsAppPeer('+525512345678')).toBe('+525512345678');
+  });
+
+  it('leaves every other number as it is, and gives every number one form', () => {
+    for (const n of ['+4915123456789', '+16505551234', '+5491123456789', '+447700900123']) expect(whatsAppPeer(n)).toBe(n);
+    fc.assert(
+      fc.property(fc.stringMatching(/^\+[1-9]\d{7,14}$/), (n) => {
+        expect(whatsAppPeer(whatsAppPeer(n))).toBe(whatsAppPeer(n));
+      }),
+    );
   });
 });
 

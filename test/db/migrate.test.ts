@@ -1,9 +1,9 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { migrate } from '../../src/db/migrate.js';
+import { MIGRATIONS_DIR, migrate } from '../../src/db/migrate.js';
 import { type TestDatabase, createTestDatabase } from '../support/database.js';
 
 let database: TestDatabase;
@@ -43,6 +43,50 @@ describe('migrate', () => {
   it('has applied the service’s own migrations, and applying them again changes nothing', async () => {
     expect(await appliedNames()).toContain('0001_initial.sql');
     expect(await migrate(database.handle)).toEqual({ applied: [] });
+  });
+
+  it('brings WhatsApp peers and senders stored in an older numbering to today’s form (0007)', async () => {
+    const db = database.handle.db;
+    const chat = async (type: string) =>
+      (
+        await sql<{ id: string }>`
+          INSERT INTO live_chats (name, channel_type, channel_settings, channel_secrets) VALUES ('Old', ${type}, '{}', 'x') RETURNING id
+        `.execute(db)
+      ).rows[0]!.id;
+    const [whatsapp, telegram] = [await chat('whatsapp'), await chat('telegram')];
+    const contact = async () => (await sql<{ id: string }>`INSERT INTO contacts (name) VALUES ('Old') RETURNING id`.execute(db)).rows[0]!.id;
+    const session = async (liveChatId: string, channel: string, peer: string, status: string) =>
+      (
+        await sql<{ id: string }>`
+          INSERT INTO sessions (live_chat_id, channel, contact_id, account, peer, operator_id, status)
+          VALUES (${liveChatId}, ${channel}, ${await contact()}, ${peer}, ${peer}, 'op', ${status}) RETURNING id
+        `.execute(db)
+      ).rows[0]!.id;
+    const closedBrazil = await session(whatsapp, 'whatsapp', '+551187650001', 'closed');
+    const openMexico = await session(whatsapp, 'whatsapp', '+5215512340001', 'open');
+    const openBrazilHeld = await session(whatsapp, 'whatsapp', '+551187650002', 'open');
+    await session(whatsapp, 'whatsapp', '+5511987650002', 'open');
+    const landline = await session(whatsapp, 'whatsapp', '+551132650003', 'open');
+    const telegramSession = await session(telegram, 'telegram', '+551187650004', 'open');
+    await sql`
+      INSERT INTO channel_contacts (live_chat_id, external_user_id, phone, first_inbound_at, last_inbound_at)
+      VALUES (${whatsapp}, '551187650005', '+551187650005', now(), now()), (${telegram}, '42', '+551187650006', now(), now())
+    `.execute(db);
+
+    const dir = await migrationsDir({ '9007_whatsapp_peer_form_again.sql': await readFile(join(MIGRATIONS_DIR, '0007_whatsapp_peer_form.sql'), 'utf8') });
+    expect(await migrate(database.handle, dir)).toEqual({ applied: ['9007_whatsapp_peer_form_again.sql'] });
+
+    const peers = Object.fromEntries(
+      (await sql<{ id: string; peer: string }>`SELECT id, peer FROM sessions WHERE contact_id IN (SELECT id FROM contacts WHERE name = 'Old')`.execute(db)).rows.map((r) => [r.id, r.peer]),
+    );
+    expect(peers[closedBrazil]).toBe('+5511987650001');
+    expect(peers[openMexico]).toBe('+525512340001');
+    // Another open session already holds the new form: left as it was.
+    expect(peers[openBrazilHeld]).toBe('+551187650002');
+    expect(peers[landline]).toBe('+551132650003');
+    expect(peers[telegramSession]).toBe('+551187650004');
+    const phones = (await sql<{ phone: string }>`SELECT phone FROM channel_contacts WHERE live_chat_id IN (${whatsapp}, ${telegram}) ORDER BY phone`.execute(db)).rows;
+    expect(phones.map((r) => r.phone)).toEqual(['+551187650006', '+5511987650005']);
   });
 
   it('applies SQL files in name order, once, and ignores other files', async () => {

@@ -105,6 +105,35 @@ describe('WhatsApp: free text only within 24 hours of the person’s last messag
     expectProblem(await sendText(sessionId), 422, 'whatsapp_template_required');
   });
 
+  it('knows a Brazilian person whose WhatsApp id lacks the ninth digit by today’s number', async () => {
+    const { liveChatId, operatorId } = await liveChatWithOperator(t.app, 'whatsapp');
+    const eight = `8${String(Date.now() % 10_000_000).padStart(7, '0')}`;
+    const phone = `+5511${9}${eight}`;
+    const waId = `5511${eight}`;
+    const template = { name: 'order_update', language: 'pt_BR' };
+    const session = await call(t.app, 'POST', '/sessions', { liveChatId, operatorId, contact: { name: 'Bruna', phones: [phone] }, message: { template } });
+    expect(session.statusCode, session.body).toBe(201);
+
+    // She answers; WhatsApp names her by her old id. The reply lands on the session and opens her window.
+    expect((await personWrites(liveChatId, waId, 'Oi! Pode falar.', t.clock.now())).statusCode).toBe(200);
+    const messages = (await call(t.app, 'GET', `/sessions/${session.data.id}/messages`)).data.items as Array<{ direction: string; text: string }>;
+    expect(messages.filter((m) => m.direction === 'inbound').map((m) => m.text)).toEqual(['Oi! Pode falar.']);
+    const text = await call(t.app, 'POST', `/sessions/${session.data.id}/messages`, { operatorId, text: 'Seu pedido saiu hoje.' });
+    expect(text.statusCode, text.body).toBe(202);
+
+    // The number typed in its old form is the same person: one open session.
+    const again = await call(t.app, 'POST', '/sessions', { liveChatId, operatorId, contact: { name: 'Bruna' }, account: `+5511${eight}`, message: { template } });
+    expect(expectProblem(again, 409, 'session_already_open').existingSessionId).toBe(session.data.id);
+  });
+
+  it('opens the window for a Mexican person whose WhatsApp id still has the 1 after 52', async () => {
+    const { liveChatId, operatorId } = await liveChatWithOperator(t.app, 'whatsapp');
+    const ten = `55${String(Date.now() % 100_000_000).padStart(8, '0')}`;
+    expect((await personWrites(liveChatId, `521${ten}`, 'Hola', t.clock.now())).statusCode).toBe(200);
+    const session = await call(t.app, 'POST', '/sessions', { liveChatId, operatorId, contact: { name: 'Memo', phones: [`+52${ten}`] }, message: { text: 'Hola Memo' } });
+    expect(session.statusCode, session.body).toBe(201);
+  });
+
   it('does not stretch the window with a timestamp from the future', async () => {
     const { liveChatId, operatorId } = await liveChatWithOperator(t.app, 'whatsapp');
     const phone = newPhone();
