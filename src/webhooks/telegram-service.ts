@@ -32,7 +32,10 @@ export class TelegramWebhookService {
   async authenticate(liveChatId: string, presentedSecret: string | undefined): Promise<void> {
     const channel = await webhookChannel(this.liveChats, liveChatId, 'telegram');
     if (!channel.webhookSecret || !secretsMatch(presentedSecret, channel.webhookSecret)) {
-      throw new ProblemError(401, 'invalid_webhook_secret', 'X-Telegram-Bot-Api-Secret-Token does not match this live chat’s webhook secret.');
+      throw new ProblemError(401, 'invalid_webhook_secret', 'X-Telegram-Bot-Api-Secret-Token does not match this live chat’s webhook secret.', {}, {
+        // A 401 names how to authenticate (RFC 9110): here, the secret token header.
+        'WWW-Authenticate': 'Secret-Token header="X-Telegram-Bot-Api-Secret-Token"',
+      });
     }
   }
 

@@ -56,7 +56,10 @@ export class WhatsAppWebhookService {
   async authenticate(liveChatId: string, rawBody: Buffer, signature: string | undefined): Promise<WhatsAppChannel> {
     const channel = await webhookChannel(this.liveChats, liveChatId, 'whatsapp');
     if (!channel.appSecret || !isValidHubSignature(rawBody, signature, channel.appSecret)) {
-      throw new ProblemError(401, 'invalid_signature', 'X-Hub-Signature-256 is not the HMAC-SHA256 of this body with the live chat’s app secret.');
+      throw new ProblemError(401, 'invalid_signature', 'X-Hub-Signature-256 is not the HMAC-SHA256 of this body with the live chat’s app secret.', {}, {
+        // A 401 names how to authenticate (RFC 9110): here, the body's signature header.
+        'WWW-Authenticate': 'HMAC-SHA256 header="X-Hub-Signature-256"',
+      });
     }
     return channel;
   }

@@ -68,6 +68,7 @@ describe('POST /webhooks/telegram/{liveChatId}', () => {
     for (const secret of ['wrong-secret', 'telegram-webhook-secreT', 'telegram-webhook-secret ', '', null]) {
       const response = await postTelegram(t.app, liveChatId, telegramMessage(person, { text: 'hi' }), { secret });
       expectProblem(response, 401, 'invalid_webhook_secret');
+      expect(response.headers['www-authenticate']).toBe('Secret-Token header="X-Telegram-Bot-Api-Secret-Token"');
     }
     expect(await channelContact(person.id)).toBeUndefined();
   });

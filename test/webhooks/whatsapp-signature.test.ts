@@ -76,7 +76,9 @@ describe('POST /webhooks/whatsapp/{liveChatId}: authentication', () => {
       hubSignature(`${body} `),
     ];
     for (const signature of signatures) {
-      expectProblem(await postWhatsApp(t.app, liveChatId, body, { signature }), 401, 'invalid_signature');
+      const response = await postWhatsApp(t.app, liveChatId, body, { signature });
+      expectProblem(response, 401, 'invalid_signature');
+      expect(response.headers['www-authenticate']).toBe('HMAC-SHA256 header="X-Hub-Signature-256"');
     }
     expect(await contact('4915100000003')).toBeUndefined();
   });
