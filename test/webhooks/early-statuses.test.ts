@@ -191,10 +191,11 @@ describe('a delivery report that overtakes the provider’s answer', () => {
     const { liveChatId, operatorId } = await liveChatWithOperator(t.app, 'whatsapp');
     const wamid = newWamid();
     const reported: number[] = [];
-    whatsapp.setHandler(async () => {
-      const webhook = await postWhatsApp(t.app, liveChatId, whatsappNotification([whatsappChange({ statuses: [whatsappStatus(wamid, 'delivered')] })]));
+    whatsapp.setHandler(async (request) => {
+      const to = String(request.body?.to ?? '');
+      const webhook = await postWhatsApp(t.app, liveChatId, whatsappNotification([whatsappChange({ statuses: [whatsappStatus(wamid, 'delivered', { recipient: to })] })]));
       reported.push(webhook.statusCode);
-      return { status: 200, body: { messaging_product: 'whatsapp', contacts: [{ input: 'x', wa_id: 'x' }], messages: [{ id: wamid }] } };
+      return { status: 200, body: { messaging_product: 'whatsapp', contacts: [{ input: to, wa_id: to }], messages: [{ id: wamid }] } };
     });
 
     const session = await call(t.app, 'POST', '/sessions', {
