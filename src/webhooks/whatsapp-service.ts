@@ -92,10 +92,10 @@ export class WhatsAppWebhookService {
     if (!WA_ID.test(message.from)) return false;
     if (!(await recordProcessedEvent(trx, liveChatId, `wa:${message.id}`, this.clock.now()))) return false;
     const at = eventTime(message.timestamp, this.clock);
-    // In the form sessions keep as their peer (a wa_id may be in an older numbering).
+    // The E.164 number in the form WhatsApp sessions keep as their peer (a wa_id may be in an
+    // older numbering).
     const phone = whatsAppPeer(`+${message.from}`);
     await recordChannelContact(trx, { liveChatId, externalUserId: message.from, phone, at });
-    // WhatsApp sessions keep the person's E.164 number as their peer.
     const session = await findOpenSessionByPeer(trx, liveChatId, phone);
     if (session) {
       await insertInboundMessage(trx, { sessionId: session.id, liveChatId, text: inboundText(message), providerMessageId: message.id, at });
