@@ -9,6 +9,10 @@ export interface ChannelContactSighting {
   /** The provider's id of the person: Telegram user id, WhatsApp wa_id. */
   externalUserId: string;
   chatId?: string | null | undefined;
+  /**
+   * The person's username as of this message: null when they have none (Telegram sends every
+   * sender's username if they have one), undefined when the channel does not tell (WhatsApp).
+   */
   username?: string | null | undefined;
   /** E.164, when known. */
   phone?: string | null | undefined;
@@ -18,7 +22,9 @@ export interface ChannelContactSighting {
 
 /**
  * Records that a person wrote to a live chat's channel. Known details are kept when a later
- * message lacks them (a phone is shared once); the last inbound time only moves forward.
+ * message lacks them (a phone is shared once); the last inbound time only moves forward. A
+ * username is what the newest message says, none included: a username given up can be taken
+ * by someone else, and `@name` must not reach its former holder.
  */
 export async function recordChannelContact(db: Db, s: ChannelContactSighting): Promise<ChannelContactRow> {
   return db
@@ -35,7 +41,10 @@ export async function recordChannelContact(db: Db, s: ChannelContactSighting): P
     .onConflict((oc) =>
       oc.columns(['live_chat_id', 'external_user_id']).doUpdateSet({
         chat_id: sql`coalesce(excluded.chat_id, channel_contacts.chat_id)`,
-        username: sql`coalesce(excluded.username, channel_contacts.username)`,
+        username:
+          s.username === undefined
+            ? sql`channel_contacts.username`
+            : sql`CASE WHEN excluded.last_inbound_at >= channel_contacts.last_inbound_at THEN excluded.username ELSE channel_contacts.username END`,
         phone: sql`coalesce(excluded.phone, channel_contacts.phone)`,
         first_inbound_at: sql`least(channel_contacts.first_inbound_at, excluded.first_inbound_at)`,
         last_inbound_at: sql`greatest(channel_contacts.last_inbound_at, excluded.last_inbound_at)`,

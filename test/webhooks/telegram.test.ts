@@ -41,10 +41,37 @@ describe('POST /webhooks/telegram/{liveChatId}', () => {
   it('records the phone, in E.164, when the person shares their own contact', async () => {
     const person = newPerson();
     await postTelegram(t.app, liveChatId, telegramMessage(person, { text: '/start' }));
-    const response = await postTelegram(t.app, liveChatId, telegramSharedContact({ id: person.id }, '79001234567'));
+    const response = await postTelegram(t.app, liveChatId, telegramSharedContact(person, '79001234567'));
     expect(response.statusCode, response.body).toBe(200);
-    // The contact update carries no username: the one known from before is kept.
     expect(await channelContact(person.id)).toMatchObject({ phone: '+79001234567', username: person.username });
+
+    // A later message without the contact keeps the phone.
+    await postTelegram(t.app, liveChatId, telegramMessage(person, { text: 'thanks' }));
+    expect(await channelContact(person.id)).toMatchObject({ phone: '+79001234567', username: person.username });
+  });
+
+  it('forgets a username the person gave up, so that @name no longer reaches them', async () => {
+    const person = newPerson();
+    await postTelegram(t.app, liveChatId, telegramMessage(person, { text: '/start' }, { date: new Date(t.clock.now().getTime() - 60_000) }));
+    // Telegram sends a sender's username whenever they have one: none now.
+    await postTelegram(t.app, liveChatId, telegramMessage({ id: person.id }, { text: 'still me' }));
+    expect(await channelContact(person.id)).toMatchObject({ username: null });
+
+    const refused = await call(t.app, 'POST', '/sessions', { liveChatId, operatorId, contact: { name: 'Ann' }, account: `@${person.username}` });
+    expectProblem(refused, 422, 'telegram_no_prior_contact');
+  });
+
+  it('takes a changed username, and does not let an older update that arrives late bring back the old one', async () => {
+    const person = newPerson();
+    const renamed = { ...person, username: `${person.username}_new` };
+    const at = (secondsAgo: number) => new Date(t.clock.now().getTime() - secondsAgo * 1000);
+    await postTelegram(t.app, liveChatId, telegramMessage(person, { text: 'first' }, { date: at(120) }));
+    await postTelegram(t.app, liveChatId, telegramMessage(renamed, { text: 'third' }, { date: at(10) }));
+    expect(await channelContact(person.id)).toMatchObject({ username: renamed.username });
+
+    // Telegram redelivers an older update (a new update_id, its own earlier date) after the newer one.
+    await postTelegram(t.app, liveChatId, telegramMessage(person, { text: 'second' }, { date: at(60) }));
+    expect(await channelContact(person.id)).toMatchObject({ username: renamed.username });
   });
 
   it('keeps the + of a phone that already has it', async () => {
