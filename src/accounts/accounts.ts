@@ -1,6 +1,6 @@
 import { parsePhoneNumberFromString, validatePhoneNumberLength } from 'libphonenumber-js/max';
-import type { ChannelType } from '../db/types.js';
-import type { FieldError } from '../http/problem.js';
+import type { ChannelType } from '../domain/channel.js';
+import type { FieldError } from '../domain/refusal.js';
 
 export type AccountKind = 'phone' | 'username' | 'email';
 

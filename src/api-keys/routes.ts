@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Kysely } from 'kysely';
 import { Type } from 'typebox';
 import type { ApiKeyRow, Database } from '../db/types.js';
-import { ProblemError } from '../http/problem.js';
+import { Refusal } from '../domain/refusal.js';
 import { Timestamp, Uuid, responses } from '../http/schemas.js';
 import { hashApiKey, newApiKeySecret } from './hash.js';
 import * as repo from './repository.js';
@@ -74,7 +74,7 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox<{ db: Kysely<Database> }> =
       const revoked = await repo.revokeApiKey(db, request.params.id);
       app.apiKeyCache.clear();
       if (!revoked) {
-        throw new ProblemError(404, 'api_key_not_found', `API key ${request.params.id} does not exist or is already revoked.`);
+        throw new Refusal('api_key_not_found', `API key ${request.params.id} does not exist or is already revoked.`);
       }
       return reply.code(204).send();
     },

@@ -1,6 +1,7 @@
 import { type Kysely, type Transaction, sql } from 'kysely';
 import { whatsAppPeer } from '../accounts/accounts.js';
-import type { ChannelContactRow, ChannelType, Database } from '../db/types.js';
+import type { ChannelContactRow, Database } from '../db/types.js';
+import type { ChannelType } from '../domain/channel.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 

@@ -1,4 +1,4 @@
-import type { MessageTemplate } from '../db/types.js';
+import type { MessageTemplate } from '../domain/message.js';
 import type { LiveChat } from '../live-chats/model.js';
 
 /** What to send: plain text, or a WhatsApp template with its body parameters. */

@@ -1,5 +1,5 @@
 import type { Config } from '../config.js';
-import type { ChannelType } from '../db/types.js';
+import type { ChannelType } from '../domain/channel.js';
 import type { ChannelClient } from './channel-client.js';
 import { EmailClient } from './email-client.js';
 import { TelegramClient } from './telegram-client.js';

@@ -1,6 +1,6 @@
 import { type Kysely, type Transaction, sql } from 'kysely';
 import type { ContactRow, Database } from '../db/types.js';
-import { type Cursor, type CursorRow, afterCursor, createdAtMicros } from '../http/cursor.js';
+import { type Keyset, type KeysetRow, afterKeyset, createdAtMicros } from '../db/keyset.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -16,15 +16,15 @@ export interface ContactQuery {
   phone?: string | undefined;
   email?: string | undefined;
   limit: number;
-  after?: Cursor | undefined;
+  after?: Keyset | undefined;
 }
 
 /** Newest first; `limit + 1` rows so the caller can tell whether another page exists. */
-export function findContacts(db: Db, query: ContactQuery): Promise<(ContactRow & CursorRow)[]> {
+export function findContacts(db: Db, query: ContactQuery): Promise<(ContactRow & KeysetRow)[]> {
   let q = db.selectFrom('contacts').selectAll().select(createdAtMicros);
   if (query.phone !== undefined) q = q.where(sql<boolean>`phones @> ARRAY[${query.phone}]::text[]`);
   if (query.email !== undefined) q = q.where(sql<boolean>`emails @> ARRAY[${query.email}]::text[]`);
-  if (query.after) q = q.where(afterCursor(query.after));
+  if (query.after) q = q.where(afterKeyset(query.after));
   return q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(query.limit + 1).execute();
 }
 

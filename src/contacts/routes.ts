@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import { decodeCursor, pageResponse } from '../http/cursor.js';
 import { Pagination, Uuid, ref, responses } from '../http/schemas.js';
 import { ContactInput, ContactName, ContactSchema, EmailList, PhoneList } from './schemas.js';
 import type { Contact, ContactService } from './service.js';
@@ -46,8 +47,9 @@ export const contactRoutes: FastifyPluginAsyncTypebox<{ contacts: ContactService
       },
     },
     async (request) => {
-      const { items, nextCursor } = await contacts.find({ ...request.query, limit: request.query.limit ?? 20 });
-      return { items: items.map(toResponse), nextCursor };
+      const { cursor, ...query } = request.query;
+      const page = await contacts.find({ ...query, limit: query.limit ?? 20, after: cursor ? decodeCursor(cursor) : undefined });
+      return pageResponse(page, toResponse);
     },
   );
 

@@ -1,8 +1,8 @@
 import type { Kysely, Transaction } from 'kysely';
 import { normaliseEmail, normalisePhone } from '../accounts/accounts.js';
 import type { ContactRow, Database } from '../db/types.js';
-import { decodeCursor, paginate } from '../http/cursor.js';
-import { type FieldError, ProblemError, validationFailed } from '../http/problem.js';
+import { type Keyset, type Page, pageOf } from '../db/keyset.js';
+import { type FieldError, Refusal, validationFailed } from '../domain/refusal.js';
 import * as repo from './repository.js';
 
 export interface Contact {
@@ -24,7 +24,7 @@ export function toContact(row: ContactRow): Contact {
   return { id: row.id, name: row.name, phones: row.phones, emails: row.emails, createdAt: row.created_at, updatedAt: row.updated_at };
 }
 
-export const contactNotFound = (id: string) => new ProblemError(404, 'contact_not_found', `Contact ${id} does not exist.`);
+export const contactNotFound = (id: string) => new Refusal('contact_not_found', `Contact ${id} does not exist.`);
 
 /**
  * Normalises a contact's phones (E.164) and emails (lower-cased domain), dropping duplicates.
@@ -68,7 +68,7 @@ export class ContactService {
   }
 
   /** Exact match on the normalised phone or email; newest first, cursor-paginated. */
-  async find(query: { phone?: string | undefined; email?: string | undefined; limit: number; cursor?: string | undefined }) {
+  async find(query: { phone?: string | undefined; email?: string | undefined; limit: number; after?: Keyset | undefined }): Promise<Page<Contact>> {
     const errors: FieldError[] = [];
     let phone: string | undefined;
     let email: string | undefined;
@@ -83,10 +83,8 @@ export class ContactService {
       else errors.push({ field: '/email', ...parsed.error });
     }
     if (errors.length > 0) throw validationFailed(errors);
-    const after = query.cursor ? decodeCursor(query.cursor) : undefined;
-    const rows = await repo.findContacts(this.db, { phone, email, limit: query.limit, after });
-    const { page, nextCursor } = paginate(rows, query.limit);
-    return { items: page.map(toContact), nextCursor };
+    const page = pageOf(await repo.findContacts(this.db, { phone, email, limit: query.limit, after: query.after }), query.limit);
+    return { items: page.items.map(toContact), next: page.next };
   }
 
   /** Replaces the given fields; phones and emails are replaced whole, normalised. */

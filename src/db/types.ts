@@ -1,24 +1,12 @@
 import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+import type { ChannelType } from '../domain/channel.js';
+import type { MessageDirection, MessageError, MessageStatus, MessageTemplate } from '../domain/message.js';
+import type { SessionStatus } from '../domain/session.js';
 
 type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
 type UpdatedAt = ColumnType<Date, Date | string | undefined, Date | string>;
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
 
-export type ChannelType = 'whatsapp' | 'telegram' | 'email';
-export type SessionStatus = 'open' | 'closed';
-export type MessageDirection = 'outbound' | 'inbound';
-export type MessageStatus = 'queued' | 'sent' | 'delivered' | 'read' | 'failed' | 'received';
-
-export interface MessageTemplate {
-  name: string;
-  language: string;
-  parameters?: string[];
-}
-
-export interface MessageError {
-  code: string;
-  message: string;
-}
 
 export interface ApiKeysTable {
   id: Generated<string>;

@@ -5,7 +5,7 @@ import { transient } from '../channels/channel-client.js';
 import type { ChannelRegistry } from '../channels/registry.js';
 import type { DatabaseHandle } from '../db/connection.js';
 import { isDatabaseUnavailable } from '../db/errors.js';
-import type { ChannelType } from '../db/types.js';
+import type { ChannelType } from '../domain/channel.js';
 import type { LiveChat } from '../live-chats/model.js';
 import { NotificationListener } from './notification-listener.js';
 import { prepareOutboundMessage } from './outbound-message.js';

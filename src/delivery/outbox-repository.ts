@@ -1,5 +1,7 @@
 import { type Kysely, type Transaction, sql } from 'kysely';
-import type { ChannelType, Database, MessageError, MessageRow, MessageTemplate, SessionRow } from '../db/types.js';
+import type { Database, MessageRow, SessionRow } from '../db/types.js';
+import type { ChannelType } from '../domain/channel.js';
+import type { MessageError, MessageTemplate } from '../domain/message.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 

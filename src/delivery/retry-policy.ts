@@ -1,5 +1,5 @@
 import type { SendFailure } from '../channels/channel-client.js';
-import type { MessageError } from '../db/types.js';
+import type { MessageError } from '../domain/message.js';
 
 export interface RetryPolicy {
   /** Attempts in all, the first included (DELIVERY_MAX_ATTEMPTS). */

@@ -1,7 +1,9 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { isDatabaseUnavailable, isUnstorableText } from '../db/errors.js';
-import { type FieldError, ProblemError, validationFailed } from './problem.js';
+import { type FieldError, Refusal, validationFailed } from '../domain/refusal.js';
+import { ProblemError } from './problem.js';
+import { problemOfRefusal } from './refusal-status.js';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json; charset=utf-8';
 
@@ -68,6 +70,8 @@ function collapse(errors: FieldError[]): FieldError[] {
   return result.slice(0, 50);
 }
 
+const invalidJson = () => validationFailed([{ field: '', code: 'invalid_json', message: 'The body is not valid JSON.' }]);
+
 export function sendProblem(request: FastifyRequest, reply: FastifyReply, problem: ProblemError): FastifyReply {
   for (const [name, value] of Object.entries(problem.headers)) reply.header(name, value);
   request.problemCode = problem.code;
@@ -76,9 +80,10 @@ export function sendProblem(request: FastifyRequest, reply: FastifyReply, proble
 
 export function translate(error: FastifyError & { validation?: AjvError[]; validationContext?: string }): ProblemError {
   if (error instanceof ProblemError) return error;
+  if (error instanceof Refusal) return problemOfRefusal(error);
   if (error.validation) {
     const errors = collapse(error.validation.map(toFieldError));
-    return validationFailed(errors.length > 0 ? errors : [{ field: '', code: 'invalid_value', message: error.message }]);
+    return problemOfRefusal(validationFailed(errors.length > 0 ? errors : [{ field: '', code: 'invalid_value', message: error.message }]));
   }
   switch (error.code) {
     case 'FST_ERR_BAD_URL':
@@ -87,7 +92,7 @@ export function translate(error: FastifyError & { validation?: AjvError[]; valid
       return new ProblemError(500, 'internal_error', 'An unexpected error occurred.');
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return validationFailed([{ field: '', code: 'invalid_json', message: 'The body is not valid JSON.' }]);
+      return problemOfRefusal(invalidJson());
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new ProblemError(413, 'payload_too_large', 'The request body is larger than allowed.');
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
@@ -96,10 +101,10 @@ export function translate(error: FastifyError & { validation?: AjvError[]; valid
       return new ProblemError(400, 'invalid_content_length', 'Content-Length does not match the body.');
   }
   if (error instanceof SyntaxError || (error.statusCode === 400 && /JSON/i.test(error.message))) {
-    return validationFailed([{ field: '', code: 'invalid_json', message: 'The body is not valid JSON.' }]);
+    return problemOfRefusal(invalidJson());
   }
   if (isUnstorableText(error)) {
-    return validationFailed([{ field: '', code: 'invalid_character', message: 'Text must not contain the NUL character (U+0000).' }]);
+    return problemOfRefusal(validationFailed([{ field: '', code: 'invalid_character', message: 'Text must not contain the NUL character (U+0000).' }]));
   }
   if (isDatabaseUnavailable(error)) {
     return new ProblemError(503, 'database_unavailable', 'The database is out of reach; try again shortly.', {}, { 'Retry-After': '5' });

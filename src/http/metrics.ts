@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type pg from 'pg';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { ChannelType } from '../db/types.js';
+import type { ChannelType } from '../domain/channel.js';
 
 export interface OutboxStats {
   depth: number;

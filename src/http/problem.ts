@@ -6,7 +6,6 @@ export const FieldError = Type.Object({
   code: Type.String({ description: 'Stable machine-readable reason, e.g. `invalid_phone_number`.' }),
   message: Type.String(),
 });
-export type FieldError = Static<typeof FieldError>;
 
 /** RFC 9457 problem details, shared by every error response. */
 export const Problem = Type.Object(
@@ -45,8 +44,9 @@ export function titleFor(status: number): string {
 }
 
 /**
- * A refusal that becomes a problem+json response. Services throw it for business-rule
- * refusals; the error handler renders it. `extensions` are merged into the body.
+ * An answer of the HTTP layer as problem+json (authentication, rate limits, idempotency,
+ * framework errors). Services throw a domain Refusal instead, mapped in refusal-status.ts.
+ * `extensions` are merged into the body.
  */
 export class ProblemError extends Error {
   readonly status: number;
@@ -82,10 +82,3 @@ export class ProblemError extends Error {
   }
 }
 
-/** 400 validation_failed with field-level errors. */
-export function validationFailed(errors: FieldError[]): ProblemError {
-  const detail = errors.length === 1 ? errors[0]!.message : `${errors.length} fields are invalid.`;
-  return new ProblemError(400, 'validation_failed', detail, { errors });
-}
-
-export const notFound = (code: string, detail: string) => new ProblemError(404, code, detail);

@@ -2,6 +2,14 @@ import { type Static, type TSchema, Type } from 'typebox';
 import { Problem } from './problem.js';
 
 export const Uuid = Type.String({ format: 'uuid' });
+
+/** A union of string literals from a list declared once in the domain (channel types, statuses). */
+export function OneOf<const T extends readonly string[]>(values: T, options: { description?: string } = {}) {
+  return Type.Union(
+    values.map((value) => Type.Literal(value)),
+    options,
+  ) as unknown as ReturnType<typeof Type.Unsafe<T[number]>>;
+}
 export const Timestamp = Type.String({ format: 'date-time', description: 'RFC 3339, UTC.' });
 export const NullableTimestamp = Type.Union([Timestamp, Type.Null()]);
 export const OperatorId = Type.String({ minLength: 1, maxLength: 128, description: 'Opaque id from the company user directory.' });

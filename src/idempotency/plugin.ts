@@ -4,7 +4,8 @@ import fp from 'fastify-plugin';
 import type { Kysely } from 'kysely';
 import type { Clock } from '../clock.js';
 import type { Database } from '../db/types.js';
-import { ProblemError, validationFailed } from '../http/problem.js';
+import { validationFailed } from '../domain/refusal.js';
+import { ProblemError } from '../http/problem.js';
 import * as repo from './repository.js';
 
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;

@@ -1,4 +1,4 @@
-import type { ChannelType } from '../db/types.js';
+import type { ChannelType } from '../domain/channel.js';
 
 export interface WhatsAppChannel {
   type: 'whatsapp';

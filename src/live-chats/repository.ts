@@ -1,5 +1,6 @@
 import type { Kysely, Transaction } from 'kysely';
-import type { ChannelType, Database, LiveChatRow } from '../db/types.js';
+import type { Database, LiveChatRow } from '../db/types.js';
+import type { ChannelType } from '../domain/channel.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 

@@ -1,5 +1,6 @@
 import { type Static, type TSchema, Type } from 'typebox';
-import { Timestamp, Uuid } from '../http/schemas.js';
+import { CHANNEL_TYPES } from '../domain/channel.js';
+import { OneOf, Timestamp, Uuid } from '../http/schemas.js';
 
 const Secret = (description: string) => Type.String({ minLength: 1, maxLength: 4096, description: `${description} Write-only.` });
 
@@ -54,7 +55,7 @@ export const ChannelInput = discriminated([WhatsAppInput, TelegramInput, EmailIn
 
 export const ChannelPatchInput = Type.Object(
   {
-    type: Type.Optional(Type.Union([Type.Literal('whatsapp'), Type.Literal('telegram'), Type.Literal('email')])),
+    type: Type.Optional(OneOf(CHANNEL_TYPES)),
     phoneNumberId: Type.Optional(WhatsAppInput.properties.phoneNumberId),
     accessToken: Type.Optional(WhatsAppInput.properties.accessToken),
     appSecret: Type.Optional(Secret('App secret.')),

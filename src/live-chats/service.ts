@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Database, LiveChatRow } from '../db/types.js';
-import { ProblemError, validationFailed } from '../http/problem.js';
+import { Refusal, validationFailed } from '../domain/refusal.js';
 import { normaliseEmail } from '../accounts/accounts.js';
 import { type Channel, type ChannelInput, type LiveChat, joinChannel, splitChannel } from './model.js';
 import * as repo from './repository.js';
@@ -24,7 +24,7 @@ const FIELDS_BY_TYPE: Record<Channel['type'], readonly string[]> = {
   email: ['type', 'address', 'smtp'],
 };
 
-export const liveChatNotFound = (id: string) => new ProblemError(404, 'live_chat_not_found', `Live chat ${id} does not exist.`);
+export const liveChatNotFound = (id: string) => new Refusal('live_chat_not_found', `Live chat ${id} does not exist.`);
 
 /** Live chats and their operators; channel secrets are sealed before they reach the database. */
 export class LiveChatService {
@@ -98,7 +98,7 @@ export class LiveChatService {
         const allowed = FIELDS_BY_TYPE[current.channel.type];
         const foreign = Object.keys(patch.channel).filter((k) => !allowed.includes(k));
         if (patch.channel.type !== undefined && patch.channel.type !== current.channel.type) {
-          throw new ProblemError(422, 'channel_type_immutable', 'A live chat keeps its channel type; create another live chat instead.');
+          throw new Refusal('channel_type_immutable', 'A live chat keeps its channel type; create another live chat instead.');
         }
         if (foreign.length > 0) {
           throw validationFailed(

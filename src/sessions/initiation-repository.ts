@@ -1,6 +1,8 @@
 import { type Kysely, sql } from 'kysely';
 import type { QueryRunner } from '../db/prepared.js';
-import type { ChannelType, Database, MessageRow, MessageTemplate, SessionRow } from '../db/types.js';
+import type { Database, MessageRow, SessionRow } from '../db/types.js';
+import type { ChannelType } from '../domain/channel.js';
+import type { MessageTemplate } from '../domain/message.js';
 
 export interface InitiationWrite {
   liveChatId: string;

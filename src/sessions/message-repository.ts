@@ -1,5 +1,6 @@
 import type { Kysely, Transaction } from 'kysely';
-import type { Database, MessageRow, MessageTemplate } from '../db/types.js';
+import type { Database, MessageRow } from '../db/types.js';
+import type { MessageTemplate } from '../domain/message.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 

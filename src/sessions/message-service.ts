@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Clock } from '../clock.js';
 import type { Database } from '../db/types.js';
-import { validationFailed } from '../http/problem.js';
+import { validationFailed } from '../domain/refusal.js';
 import { type Message, type MessageContent, toMessage } from './model.js';
 import { listSessionMessages, queueOutboundMessage } from './message-repository.js';
 import * as rules from './rules.js';

@@ -1,4 +1,5 @@
-import type { MessageRow, MessageTemplate, SessionRow } from '../db/types.js';
+import type { MessageRow, SessionRow } from '../db/types.js';
+import type { MessageTemplate } from '../domain/message.js';
 
 export interface Session {
   id: string;

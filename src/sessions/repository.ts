@@ -1,6 +1,7 @@
 import { type Kysely, type Transaction, sql } from 'kysely';
-import type { ChannelType, Database, SessionRow } from '../db/types.js';
-import { type Cursor, type CursorRow, afterCursor, createdAtMicros } from '../http/cursor.js';
+import type { Database, SessionRow } from '../db/types.js';
+import type { ChannelType } from '../domain/channel.js';
+import { type Keyset, type KeysetRow, afterKeyset, createdAtMicros } from '../db/keyset.js';
 import { violatedUniqueConstraint } from '../db/errors.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -72,18 +73,18 @@ export interface SessionQuery {
   contactId?: string | undefined;
   account?: string | undefined;
   limit: number;
-  after?: Cursor | undefined;
+  after?: Keyset | undefined;
 }
 
 /** Newest first; `limit + 1` rows so the caller can tell whether another page exists. */
-export function listSessions(db: Db, query: SessionQuery): Promise<(SessionRow & CursorRow)[]> {
+export function listSessions(db: Db, query: SessionQuery): Promise<(SessionRow & KeysetRow)[]> {
   let q = db.selectFrom('sessions').selectAll().select(createdAtMicros);
   if (query.liveChatId) q = q.where('live_chat_id', '=', query.liveChatId);
   if (query.status) q = q.where('status', '=', query.status);
   if (query.operatorId) q = q.where('operator_id', '=', query.operatorId);
   if (query.contactId) q = q.where('contact_id', '=', query.contactId);
   if (query.account) q = q.where('account', '=', query.account);
-  if (query.after) q = q.where(afterCursor(query.after));
+  if (query.after) q = q.where(afterKeyset(query.after));
   return q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(query.limit + 1).execute();
 }
 

@@ -1,6 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { type ErrorResponse, OperatorId, Pagination, Uuid, ref, responses } from '../http/schemas.js';
+import { SESSION_STATUSES } from '../domain/session.js';
+import { decodeCursor, pageResponse } from '../http/cursor.js';
+import { type ErrorResponse, OneOf, OperatorId, Pagination, Uuid, ref, responses } from '../http/schemas.js';
 import type { Message, Session } from './model.js';
 import type { MessageService } from './message-service.js';
 import { InitiateSessionBody, MessageContentSchema, MessageSchema, SessionSchema, TemplateSchema, MessageText } from './schemas.js';
@@ -96,7 +98,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ sessions: SessionService
         querystring: Type.Object(
           {
             liveChatId: Type.Optional(Uuid),
-            status: Type.Optional(Type.Union([Type.Literal('open'), Type.Literal('closed')])),
+            status: Type.Optional(OneOf(SESSION_STATUSES)),
             operatorId: Type.Optional(OperatorId),
             contactId: Type.Optional(Uuid),
             account: Type.Optional(Type.String({ minLength: 1, maxLength: 254 })),
@@ -109,8 +111,9 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ sessions: SessionService
       },
     },
     async (request) => {
-      const { items, nextCursor } = await sessions.list({ ...request.query, limit: request.query.limit ?? 20 });
-      return { items: items.map(sessionResponse), nextCursor };
+      const { cursor, ...query } = request.query;
+      const page = await sessions.list({ ...query, limit: query.limit ?? 20, after: cursor ? decodeCursor(cursor) : undefined });
+      return pageResponse(page, sessionResponse);
     },
   );
 

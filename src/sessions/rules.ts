@@ -1,8 +1,9 @@
 import type { Kysely, Transaction } from 'kysely';
 import { type Account, accountFitsChannel, defaultAccountKind, parseAccount, whatsAppPeer } from '../accounts/accounts.js';
 import { findChannelContactByAccount } from '../channel-contacts/repository.js';
-import type { ChannelContactRow, ChannelType, Database } from '../db/types.js';
-import { type FieldError, ProblemError } from '../http/problem.js';
+import type { ChannelContactRow, Database } from '../db/types.js';
+import type { ChannelType } from '../domain/channel.js';
+import { type FieldError, Refusal } from '../domain/refusal.js';
 import type { MessageContent } from './model.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -34,15 +35,14 @@ export function resolveAccount(channel: ChannelType, given: Account | undefined,
   if (given) {
     if (!accountFitsChannel(given.kind, channel)) {
       const wants = channel === 'email' ? 'an email address' : channel === 'telegram' ? 'a phone number or @username' : 'a phone number';
-      throw new ProblemError(422, 'account_channel_mismatch', `A ${channel} live chat reaches people by ${wants}, not by ${describeKind(given.kind)}.`);
+      throw new Refusal('account_channel_mismatch', `A ${channel} live chat reaches people by ${wants}, not by ${describeKind(given.kind)}.`);
     }
     return given;
   }
   const kind = defaultAccountKind(channel);
   const candidates = kind === 'phone' ? contact.phones : contact.emails;
   if (candidates.length !== 1) {
-    throw new ProblemError(
-      422,
+    throw new Refusal(
       'account_required',
       candidates.length === 0
         ? `The contact has no ${kind === 'phone' ? 'phone number' : 'email address'}; give \`account\`.`
@@ -59,7 +59,7 @@ function describeKind(kind: Account['kind']): string {
 /** Outbound templates exist on WhatsApp only. */
 export function assertTemplateSupported(channel: ChannelType, message: MessageContent | undefined): void {
   if (message?.template && channel !== 'whatsapp') {
-    throw new ProblemError(422, 'template_not_supported', `Templates are a WhatsApp feature; send text on a ${channel} live chat.`);
+    throw new Refusal('template_not_supported', `Templates are a WhatsApp feature; send text on a ${channel} live chat.`);
   }
 }
 
@@ -68,7 +68,7 @@ export async function requireTelegramPriorContact(db: Db, liveChatId: string, ac
   const known = await findChannelContactByAccount(db, liveChatId, account.value, 'telegram');
   if (!known) {
     const how = account.kind === 'phone' ? ' and shared this phone number with it' : '';
-    throw new ProblemError(422, 'telegram_no_prior_contact', `${account.value} has not written to this bot${how}; a Telegram bot cannot start a conversation.`);
+    throw new Refusal('telegram_no_prior_contact', `${account.value} has not written to this bot${how}; a Telegram bot cannot start a conversation.`);
   }
   return known;
 }
@@ -78,8 +78,7 @@ export async function requireWhatsAppWindow(db: Db, liveChatId: string, account:
   if (!message || message.template) return;
   const known = await findChannelContactByAccount(db, liveChatId, account, 'whatsapp');
   if (!known || now.getTime() - known.last_inbound_at.getTime() > WHATSAPP_WINDOW_MS) {
-    throw new ProblemError(
-      422,
+    throw new Refusal(
       'whatsapp_template_required',
       'WhatsApp accepts free text only within 24 hours of the person’s last message; send an approved template instead.',
     );

@@ -1,8 +1,11 @@
 import { Type } from 'typebox';
 import { ContactInput } from '../contacts/schemas.js';
-import { NullableTimestamp, OperatorId, Timestamp, Uuid } from '../http/schemas.js';
+import { CHANNEL_TYPES } from '../domain/channel.js';
+import { MESSAGE_DIRECTIONS, MESSAGE_STATUSES } from '../domain/message.js';
+import { SESSION_STATUSES } from '../domain/session.js';
+import { NullableTimestamp, OneOf, OperatorId, Timestamp, Uuid } from '../http/schemas.js';
 
-const ChannelName = Type.Union([Type.Literal('whatsapp'), Type.Literal('telegram'), Type.Literal('email')]);
+const ChannelName = OneOf(CHANNEL_TYPES);
 
 export const TemplateSchema = Type.Object(
   {
@@ -46,7 +49,7 @@ export const SessionSchema = Type.Object(
     contactId: Uuid,
     account: Type.String({ description: 'Normalised: E.164, @username or email.' }),
     operatorId: Type.String({ description: 'The operator the session is assigned to.' }),
-    status: Type.Union([Type.Literal('open'), Type.Literal('closed')]),
+    status: OneOf(SESSION_STATUSES),
     createdAt: Timestamp,
     updatedAt: Timestamp,
     closedAt: NullableTimestamp,
@@ -58,13 +61,13 @@ export const MessageSchema = Type.Object(
   {
     id: Uuid,
     sessionId: Uuid,
-    direction: Type.Union([Type.Literal('outbound'), Type.Literal('inbound')]),
+    direction: OneOf(MESSAGE_DIRECTIONS),
     text: Type.Union([Type.String(), Type.Null()]),
     template: Type.Union([
       Type.Object({ name: Type.String(), language: Type.String(), parameters: Type.Optional(Type.Array(Type.String())) }),
       Type.Null(),
     ]),
-    status: Type.Union(['queued', 'sent', 'delivered', 'read', 'failed', 'received'].map((s) => Type.Literal(s))),
+    status: OneOf(MESSAGE_STATUSES),
     providerMessageId: Type.Union([Type.String(), Type.Null()]),
     error: Type.Union([Type.Object({ code: Type.String(), message: Type.String() }), Type.Null()]),
     attempts: Type.Integer(),

@@ -3,10 +3,11 @@ import type { Account } from '../accounts/accounts.js';
 import type { Clock } from '../clock.js';
 import { addContactDetail, findContact, insertContact } from '../contacts/repository.js';
 import { type ContactInput, contactNotFound, normaliseContactDetails } from '../contacts/service.js';
-import type { ChannelContactRow, ChannelType, Database } from '../db/types.js';
+import type { ChannelContactRow, Database } from '../db/types.js';
+import type { ChannelType } from '../domain/channel.js';
 import { type ClaimedMessage, claimOfQueued } from '../delivery/outbox-repository.js';
-import { decodeCursor, paginate } from '../http/cursor.js';
-import { type FieldError, ProblemError, validationFailed } from '../http/problem.js';
+import { type Page, pageOf } from '../db/keyset.js';
+import { type FieldError, Refusal, validationFailed } from '../domain/refusal.js';
 import { isOperatorAssigned } from '../live-chats/repository.js';
 import type { LiveChat } from '../live-chats/model.js';
 import type { LiveChatService } from '../live-chats/service.js';
@@ -48,11 +49,11 @@ export const noDeliveryHandoff: DeliveryHandoff = { leaseForNewMessage: () => nu
 
 export const noSessionEvents: SessionEvents = { messagesQueued() {}, sessionCreated() {}, refused() {} };
 
-export const sessionNotFound = (id: string) => new ProblemError(404, 'session_not_found', `Session ${id} does not exist.`);
+export const sessionNotFound = (id: string) => new Refusal('session_not_found', `Session ${id} does not exist.`);
 const operatorNotAssigned = (operatorId: string, liveChatId: string) =>
-  new ProblemError(403, 'operator_not_assigned', `Operator ${operatorId} is not assigned to live chat ${liveChatId}.`);
+  new Refusal('operator_not_assigned', `Operator ${operatorId} is not assigned to live chat ${liveChatId}.`);
 const alreadyOpen = (existingSessionId: string) =>
-  new ProblemError(409, 'session_already_open', `An open session with this person already exists on this live chat: ${existingSessionId}.`, {
+  new Refusal('session_already_open', `An open session with this person already exists on this live chat: ${existingSessionId}.`, {
     existingSessionId,
   });
 
@@ -77,7 +78,7 @@ export class SessionService {
     try {
       return await this.#initiate(input);
     } catch (error) {
-      if (error instanceof ProblemError) this.events.refused(error.code);
+      if (error instanceof Refusal) this.events.refused(error.code);
       throw error;
     }
   }
@@ -105,7 +106,7 @@ export class SessionService {
     try {
       reach = await this.#channelRules(channel, input.liveChatId, request.givenAccount, request.details, input.message, now);
     } catch (error) {
-      if (error instanceof ProblemError) return null;
+      if (error instanceof Refusal) return null;
       throw error;
     }
     const { account, peer } = reach;
@@ -167,7 +168,7 @@ export class SessionService {
       }).catch((error: unknown) => {
         // The winner of a race closed its session before we could name it: try once more.
         if (error instanceof RetryInitiation && attempt < 2) return null;
-        if (error instanceof RetryInitiation) throw new ProblemError(409, 'session_already_open', 'A concurrent request holds this person.');
+        if (error instanceof RetryInitiation) throw new Refusal('session_already_open', 'A concurrent request holds this person.');
         throw error;
       });
       if (!result) continue;
@@ -206,17 +207,15 @@ export class SessionService {
   }
 
   /** Newest first with an opaque cursor; `account` is matched in its normalised form. */
-  async list(query: Omit<repo.SessionQuery, 'after'> & { cursor?: string | undefined }): Promise<{ items: Session[]; nextCursor: string | null }> {
+  async list(query: repo.SessionQuery): Promise<Page<Session>> {
     let account = query.account;
     if (account !== undefined) {
       const errors: FieldError[] = [];
       account = rules.parseAccountField(account, errors)?.value;
       if (errors.length > 0) throw validationFailed(errors);
     }
-    const after = query.cursor ? decodeCursor(query.cursor) : undefined;
-    const rows = await repo.listSessions(this.db, { ...query, account, after });
-    const { page, nextCursor } = paginate(rows, query.limit);
-    return { items: page.map(toSession), nextCursor };
+    const page = pageOf(await repo.listSessions(this.db, { ...query, account }), query.limit);
+    return { items: page.items.map(toSession), next: page.next };
   }
 
   /** Closes the session; closing a closed one changes nothing. A given operator must be assigned. */
@@ -269,7 +268,7 @@ export class SessionService {
   async requireOpenForOperator(id: string, operatorId: string): Promise<Session> {
     const session = await this.get(id);
     if (!(await isOperatorAssigned(this.db, session.liveChatId, operatorId))) throw operatorNotAssigned(operatorId, session.liveChatId);
-    if (session.status !== 'open') throw new ProblemError(409, 'session_not_open', `Session ${id} is closed; reopen it first.`);
+    if (session.status !== 'open') throw new Refusal('session_not_open', `Session ${id} is closed; reopen it first.`);
     return session;
   }
 }

@@ -1,6 +1,7 @@
 import { type Kysely, type Transaction, sql } from 'kysely';
 import { deleteInChunks } from '../db/purge.js';
-import type { Database, MessageError, MessageStatus } from '../db/types.js';
+import type { Database } from '../db/types.js';
+import type { MessageError, MessageStatus } from '../domain/message.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 

@@ -1,4 +1,4 @@
-import { validationFailed } from '../http/problem.js';
+import { validationFailed } from '../domain/refusal.js';
 
 /** The request body as the exact bytes received (the webhook plugin parses JSON as a Buffer). */
 export function rawBody(body: unknown): Buffer {

@@ -3,7 +3,7 @@ import { normalisePhone } from '../accounts/accounts.js';
 import { recordChannelContact } from '../channel-contacts/repository.js';
 import type { Clock } from '../clock.js';
 import type { Database } from '../db/types.js';
-import { ProblemError } from '../http/problem.js';
+import { Refusal } from '../domain/refusal.js';
 import type { LiveChatService } from '../live-chats/service.js';
 import { insertInboundMessage } from '../sessions/message-repository.js';
 import { eventTime } from './event-time.js';
@@ -32,10 +32,7 @@ export class TelegramWebhookService {
   async authenticate(liveChatId: string, presentedSecret: string | undefined): Promise<void> {
     const channel = await webhookChannel(this.liveChats, liveChatId, 'telegram');
     if (!channel.webhookSecret || !secretsMatch(presentedSecret, channel.webhookSecret)) {
-      throw new ProblemError(401, 'invalid_webhook_secret', 'X-Telegram-Bot-Api-Secret-Token does not match this live chat’s webhook secret.', {}, {
-        // A 401 names how to authenticate (RFC 9110): here, the secret token header.
-        'WWW-Authenticate': 'Secret-Token header="X-Telegram-Bot-Api-Secret-Token"',
-      });
+      throw new Refusal('invalid_webhook_secret', 'X-Telegram-Bot-Api-Secret-Token does not match this live chat’s webhook secret.');
     }
   }
 

@@ -1,6 +1,6 @@
 import type { Channel } from '../live-chats/model.js';
 import { type LiveChatService, liveChatNotFound } from '../live-chats/service.js';
-import { ProblemError } from '../http/problem.js';
+import { Refusal } from '../domain/refusal.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -19,7 +19,7 @@ export async function webhookChannel<T extends Channel['type']>(
   if (!UUID.test(liveChatId)) throw liveChatNotFound(liveChatId);
   const { channel } = await liveChats.get(liveChatId);
   if (channel.type !== type) {
-    throw new ProblemError(404, 'live_chat_not_found', `Live chat ${liveChatId} is not a ${LABELS[type]} live chat.`);
+    throw new Refusal('live_chat_not_found', `Live chat ${liveChatId} is not a ${LABELS[type]} live chat.`);
   }
   return channel as Extract<Channel, { type: T }>;
 }

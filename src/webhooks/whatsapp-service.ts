@@ -2,8 +2,9 @@ import type { Kysely, Transaction } from 'kysely';
 import { whatsAppPeer } from '../accounts/accounts.js';
 import { recordChannelContact } from '../channel-contacts/repository.js';
 import type { Clock } from '../clock.js';
-import type { Database, MessageError } from '../db/types.js';
-import { ProblemError, validationFailed } from '../http/problem.js';
+import type { Database } from '../db/types.js';
+import type { MessageError } from '../domain/message.js';
+import { Refusal, validationFailed } from '../domain/refusal.js';
 import type { WhatsAppChannel } from '../live-chats/model.js';
 import type { LiveChatService } from '../live-chats/service.js';
 import { insertInboundMessage } from '../sessions/message-repository.js';
@@ -40,7 +41,7 @@ export class WhatsAppWebhookService {
   async verifySubscription(liveChatId: string, query: { mode?: string | undefined; verifyToken?: string | undefined; challenge?: string | undefined }): Promise<string> {
     const channel = await webhookChannel(this.liveChats, liveChatId, 'whatsapp');
     if (query.mode !== 'subscribe' || !channel.verifyToken || !secretsMatch(query.verifyToken, channel.verifyToken)) {
-      throw new ProblemError(403, 'verification_failed', 'hub.mode must be `subscribe` and hub.verify_token must match this live chat’s verify token.');
+      throw new Refusal('verification_failed', 'hub.mode must be `subscribe` and hub.verify_token must match this live chat’s verify token.');
     }
     if (query.challenge === undefined) {
       throw validationFailed([{ field: '/hub.challenge', code: 'required', message: 'hub.challenge is required.' }]);
@@ -56,10 +57,7 @@ export class WhatsAppWebhookService {
   async authenticate(liveChatId: string, rawBody: Buffer, signature: string | undefined): Promise<WhatsAppChannel> {
     const channel = await webhookChannel(this.liveChats, liveChatId, 'whatsapp');
     if (!channel.appSecret || !isValidHubSignature(rawBody, signature, channel.appSecret)) {
-      throw new ProblemError(401, 'invalid_signature', 'X-Hub-Signature-256 is not the HMAC-SHA256 of this body with the live chat’s app secret.', {}, {
-        // A 401 names how to authenticate (RFC 9110): here, the body's signature header.
-        'WWW-Authenticate': 'HMAC-SHA256 header="X-Hub-Signature-256"',
-      });
+      throw new Refusal('invalid_signature', 'X-Hub-Signature-256 is not the HMAC-SHA256 of this body with the live chat’s app secret.');
     }
     return channel;
   }

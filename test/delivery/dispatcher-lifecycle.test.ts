@@ -3,7 +3,8 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { buildApp } from '../../src/app.js';
 import { type ChannelRegistry, createChannelRegistry } from '../../src/channels/registry.js';
 import { type DatabaseHandle, connectDatabase } from '../../src/db/connection.js';
-import type { ChannelType, Database } from '../../src/db/types.js';
+import type { ChannelType } from '../../src/domain/channel.js';
+import type { Database } from '../../src/db/types.js';
 import type { Dispatcher} from '../../src/delivery/dispatcher.js';
 import { type DeliveryObserver, type DispatcherOptions } from '../../src/delivery/dispatcher.js';
 import { claimDueMessages } from '../../src/delivery/outbox-repository.js';
