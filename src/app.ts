@@ -3,7 +3,6 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Config } from './config.js';
 import type { DatabaseHandle } from './db/connection.js';
 import { type AppServices, createServices } from './services.js';
-import type { DeliveryHandoff, SessionEvents } from './sessions/service.js';
 import { errorsPlugin, renderFrameworkError } from './http/errors.js';
 import { shutdownPlugin } from './http/shutdown.js';
 import { authPlugin } from './http/auth.js';
@@ -28,7 +27,8 @@ import { type ChannelRegistry, createChannelRegistry } from './channels/registry
 import { createDispatcher } from './delivery/create-dispatcher.js';
 import type { Dispatcher } from './delivery/dispatcher.js';
 import { OutboxSignal } from './delivery/outbox-signal.js';
-import { outboxStats } from './delivery/outbox-repository.js';
+import { OutboxQueue } from './delivery/outbox-queue.js';
+import { outboxStats } from './delivery/outbox-stats.js';
 import type { Clock } from './clock.js';
 import { systemClock } from './clock.js';
 
@@ -66,32 +66,19 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
 
   const clock = options.clock ?? systemClock;
   const metrics = new Metrics({ pool: database.pool, defaultMetrics: true, outboxStats: () => outboxStats(database.db) });
-  // Whoever delivers messages (the dispatcher) subscribes here to be woken after a commit.
-  const outboxListeners: Array<() => void> = [];
-  const events: SessionEvents = {
-    sessionCreated: (channel) => metrics.sessionCreated(channel),
-    refused: (code) => metrics.refused(code),
-    messagesQueued: () => outboxListeners.forEach((wake) => wake()),
-  };
-  // The first message of a new session goes straight to this replica's dispatcher (below).
+  // Delivery: the outbox dispatcher runs in every replica unless DISPATCHER_ENABLED=false; other
+  // replicas' dispatchers hear of queued messages through NOTIFY (Postgres only).
   let dispatcher: Dispatcher | null = null;
-  const handoff: DeliveryHandoff = {
-    leaseForNewMessage: () => dispatcher?.leaseForNewMessage() ?? null,
-    handOver: (message) => dispatcher?.handOver(message),
-  };
-  const services = createServices({ config, database, clock, events, handoff });
+  const outboxSignal = database.kind === 'postgres' ? new OutboxSignal(database.db, (err) => app.log.warn({ err }, 'could not notify other replicas')) : null;
+  const queue = new OutboxQueue(() => dispatcher, outboxSignal);
+  const services = createServices({ config, database, clock, queue, observer: metrics });
   app.decorate('services', services);
 
-  // Delivery: the outbox dispatcher runs in every replica unless DISPATCHER_ENABLED=false. It
-  // stops (finishing or releasing what it holds) before the caller closes the database.
+  // The dispatcher stops (finishing or releasing what it holds) before the caller closes the database.
   const channels = options.channels ?? createChannelRegistry(config);
   dispatcher = config.dispatcherEnabled
     ? createDispatcher({ config, database, channels, liveChats: services.liveChats, logger: app.log, observer: metrics })
     : null;
-  if (dispatcher) outboxListeners.push(() => dispatcher?.wake());
-  // Other replicas' dispatchers hear of queued messages through NOTIFY (Postgres only).
-  const outboxSignal = database.kind === 'postgres' ? new OutboxSignal(database.db, (err) => app.log.warn({ err }, 'could not notify other replicas')) : null;
-  if (outboxSignal) outboxListeners.push(() => outboxSignal.messagesQueued());
   app.addHook('onReady', async () => dispatcher?.start());
   app.addHook('onClose', async () => {
     outboxSignal?.close();
@@ -114,7 +101,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   await app.register(apiKeyRoutes, { db: database.db });
   await app.register(liveChatRoutes, { liveChats: services.liveChats });
   await app.register(contactRoutes, { contacts: services.contacts });
-  await app.register(sessionRoutes, { sessions: services.sessions, messages: services.messages });
+  await app.register(sessionRoutes, services);
   await app.register(webhookRoutes, { db: database.db, liveChats: services.liveChats, clock });
 
   return app as unknown as App;

@@ -5,28 +5,45 @@ import { createQueryRunner } from './db/prepared.js';
 import { ContactService } from './contacts/service.js';
 import { LiveChatService } from './live-chats/service.js';
 import { SecretBox } from './live-chats/secret-box.js';
+import { FactLoader } from './sessions/facts.js';
+import { type InitiationObserver, SessionInitiation, noInitiationObserver } from './sessions/initiation.js';
 import { InitiationWriter } from './sessions/initiation-writer.js';
 import { MessageService } from './sessions/message-service.js';
-import { type DeliveryHandoff, type SessionEvents, SessionService, noDeliveryHandoff, noSessionEvents } from './sessions/service.js';
+import { type OutboundQueue, noOutboundQueue } from './sessions/outbound-queue.js';
+import { Pipeline } from './sessions/pipeline.js';
+import { SessionService } from './sessions/service.js';
 
 /** The application's services, built once per app from its dependencies. */
 export interface AppServices {
   liveChats: LiveChatService;
   contacts: ContactService;
   sessions: SessionService;
+  initiation: SessionInitiation;
   messages: MessageService;
 }
 
-export function createServices(deps: { config: Config; database: DatabaseHandle; clock: Clock; events?: SessionEvents; handoff?: DeliveryHandoff }): AppServices {
+export function createServices(deps: {
+  config: Config;
+  database: DatabaseHandle;
+  clock: Clock;
+  /** Delivery (the outbox and this replica's dispatcher); none when omitted. */
+  queue?: OutboundQueue;
+  observer?: InitiationObserver;
+}): AppServices {
   const { db } = deps.database;
-  const events = deps.events ?? noSessionEvents;
+  const queue = deps.queue ?? noOutboundQueue;
   const liveChats = new LiveChatService(db, new SecretBox(deps.config.secretsKey));
   const contacts = new ContactService(db);
+  const pipeline = new Pipeline(new FactLoader(db, liveChats));
   // Initiations are written in groups, one statement at a time until 16 wait, then by up to a
   // quarter of the pool at once.
   const pool = deps.database.pool;
   const writer = new InitiationWriter(db, createQueryRunner(deps.database), { maxInFlight: pool ? Math.max(1, Math.floor(pool.options.max / 4)) : 1 });
-  const sessions = new SessionService(db, liveChats, deps.clock, writer, events, deps.handoff ?? noDeliveryHandoff);
-  const messages = new MessageService(db, sessions, deps.clock, events);
-  return { liveChats, contacts, sessions, messages };
+  return {
+    liveChats,
+    contacts,
+    sessions: new SessionService(db, pipeline, deps.clock),
+    initiation: new SessionInitiation(pipeline, writer, queue, deps.clock, deps.observer ?? noInitiationObserver),
+    messages: new MessageService(db, pipeline, queue, deps.clock),
+  };
 }

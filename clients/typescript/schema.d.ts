@@ -2326,7 +2326,11 @@ export interface operations {
     };
     listMessages: {
         parameters: {
-            query?: never;
+            query?: {
+                limit?: number;
+                /** @description Opaque; `nextCursor` of the previous page. */
+                cursor?: string;
+            };
             header?: never;
             path: {
                 id: string;
@@ -2343,6 +2347,7 @@ export interface operations {
                 content: {
                     "application/json": {
                         items: components["schemas"]["Message"][];
+                        nextCursor: string | null;
                     };
                 };
             };

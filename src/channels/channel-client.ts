@@ -1,8 +1,5 @@
-import type { MessageTemplate } from '../domain/message.js';
+import type { MessageContent } from '../domain/message.js';
 import type { LiveChat } from '../live-chats/model.js';
-
-/** What to send: plain text, or a WhatsApp template with its body parameters. */
-export type OutboundContent = { text: string; template?: undefined } | { template: MessageTemplate; text?: undefined };
 
 /** One outbound message, ready for a provider. Knows nothing about sessions. */
 export interface OutboundMessage {
@@ -13,7 +10,7 @@ export interface OutboundMessage {
    * an email address (email).
    */
   to: string;
-  content: OutboundContent;
+  content: MessageContent;
   /**
    * Provider ids of the earlier messages of the same conversation, oldest first, both
    * directions. Email threads on them (In-Reply-To, References); the messengers ignore them.

@@ -19,8 +19,8 @@ export interface EmailClientOptions {
 
 type Transporter = ReturnType<typeof createPooledTransport>;
 
-// A long conversation would grow References without bound; the newest ids are what count.
-const MAX_REFERENCES = 20;
+/** A long conversation would grow References without bound; the newest ids are what count. */
+export const MAX_REFERENCES = 20;
 // Socket-level failures: the server was not reached or went away.
 const NETWORK_CODES = new Set(['ECONNECTION', 'ESOCKET', 'EDNS', 'ETLS', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'EPROTOCOL']);
 

@@ -1,28 +1,19 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyBaseLogger } from 'fastify';
-import type { OutboundMessage, SendResult } from '../channels/channel-client.js';
-import { transient } from '../channels/channel-client.js';
 import type { ChannelRegistry } from '../channels/registry.js';
 import type { DatabaseHandle } from '../db/connection.js';
-import { isDatabaseUnavailable } from '../db/errors.js';
-import type { ChannelType } from '../domain/channel.js';
 import type { LiveChat } from '../live-chats/model.js';
+import { HandoverQueue } from './handover-queue.js';
+import { LoopSleep } from './loop-sleep.js';
 import { NotificationListener } from './notification-listener.js';
-import { prepareOutboundMessage } from './outbound-message.js';
-import { type ClaimedMessage, claimDueMessages, recordFailure, releaseClaims, scheduleRetry } from './outbox-repository.js';
-import { SentRecorder } from './sent-recorder.js';
-import { type RetryPolicy, nextStepAfterFailure } from './retry-policy.js';
+import { attemptDelivery } from './attempt.js';
+import { type DeliveryObserver, OutcomeRecorder } from './outcome-recorder.js';
+import { type ClaimedMessage, claimDueMessages, releaseClaims } from './outbox-repository.js';
+import type { RetryPolicy } from './retry-policy.js';
+
+export type { DeliveryObserver, DeliveryOutcome } from './outcome-recorder.js';
 
 /** The Postgres channel that tells dispatchers messages were queued (see OutboxSignal). */
 export const MESSAGES_QUEUED_CHANNEL = 'messages_queued';
-
-export type DeliveryOutcome = 'sent' | 'retry' | 'failed';
-
-/** Told about every finished delivery attempt, for metrics. Must not throw (it is ignored if it does). */
-export interface DeliveryObserver {
-  /** One attempt ended: the provider took the message, it was scheduled for a retry, or it failed for good. */
-  delivered(channel: ChannelType, outcome: DeliveryOutcome): void;
-}
 
 export interface DispatcherOptions {
   database: Pick<DatabaseHandle, 'db' | 'kind' | 'pool'>;
@@ -47,17 +38,15 @@ export interface DispatcherOptions {
 const CLAIM_ERROR_BACKOFF_MAX_MS = 10_000;
 /** Handed-over messages may wait for this many times the concurrency before new ones go to the outbox. */
 const HANDOVER_BACKLOG_FACTOR = 4;
-/** A handed-over message starts only with the provider timeout and this much more left of its lease. */
-const HANDOVER_LEASE_MARGIN_MS = 5_000;
 /** How long after a delivery ends the dispatcher looks for what it may have held back (a session's next message). */
 const SLOT_WAKE_INTERVAL_MS = 20;
-const RECORD_RETRY_MAX_MS = 2_000;
 
 /**
  * Delivers the outbox. Claims due messages under a lease, calls the provider outside any
- * transaction, then writes the outcome guarded by the claim: sent, a retry with backoff, or
- * failed. Every replica runs one; they share the work through SKIP LOCKED. Woken by
- * `wake()` (messages queued in this process), by NOTIFY on Postgres, and by a short poll.
+ * transaction, then has the outcome written guarded by the claim (OutcomeRecorder). Every
+ * replica runs one; they share the work through SKIP LOCKED. Woken by `wake()` (messages queued
+ * in this process), by NOTIFY on Postgres, and by a short poll. Messages handed over already
+ * claimed (see OutboxQueue) wait in a HandoverQueue for a free slot.
  */
 export class Dispatcher {
   readonly #db: DispatcherOptions['database']['db'];
@@ -66,27 +55,33 @@ export class Dispatcher {
   readonly #leaseMs: number;
   readonly #pollIntervalMs: number;
   readonly #inFlight = new Set<Promise<void>>();
-  #slotWake: NodeJS.Timeout | null = null;
-  /** Messages handed over (claimed when they were queued) waiting for a free slot. */
-  #handedOver: ClaimedMessage[] = [];
+  readonly #handedOver: HandoverQueue;
+  readonly #outcomes: OutcomeRecorder;
   readonly #shutdown = new AbortController();
+  #slotWake: NodeJS.Timeout | null = null;
   #state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
   #loop: Promise<void> | null = null;
   #listener: NotificationListener | null = null;
-  #wakeRequested = false;
-  #wakeUp: (() => void) | null = null;
+  readonly #sleep = new LoopSleep();
   #nextRetryAt = Number.POSITIVE_INFINITY;
   /** When claims last looked for leases that ran out (they do so once per poll interval). */
   #expiredLeasesCheckedAt = Number.NEGATIVE_INFINITY;
-  readonly #sentRecorder: SentRecorder;
 
   constructor(private readonly options: DispatcherOptions) {
     this.#db = options.database.db;
-    this.#sentRecorder = new SentRecorder(this.#db);
     this.#log = options.logger.child({ component: 'dispatcher' });
     this.#concurrency = options.concurrency ?? 64;
     this.#leaseMs = options.leaseMs ?? options.providerTimeoutMs * 3 + 5_000;
     this.#pollIntervalMs = options.pollIntervalMs ?? (options.database.kind === 'pglite' ? 250 : 1_000);
+    this.#handedOver = new HandoverQueue(options.providerTimeoutMs);
+    this.#outcomes = new OutcomeRecorder({
+      db: this.#db,
+      policy: options.policy,
+      random: options.random,
+      observer: options.observer,
+      log: this.#log,
+      shutdown: this.#shutdown.signal,
+    });
   }
 
   /** Starts claiming in the background (and LISTENing on Postgres). Starting twice does nothing. */
@@ -118,40 +113,14 @@ export class Dispatcher {
    * from the outbox. One that cannot be delivered by this dispatcher any more is given back.
    */
   handOver(message: ClaimedMessage): void {
-    if (this.#state !== 'running') {
-      void this.#giveBack([message]);
-      return;
-    }
-    if (this.#inFlight.size < this.#concurrency) this.#track(message);
+    if (this.#state !== 'running') void this.#giveBack([message]);
+    else if (this.#inFlight.size < this.#concurrency) this.#track(message);
     else this.#handedOver.push(message);
-  }
-
-  /** Gives claims back to the outbox untried (see releaseClaims); a failure is logged, not thrown. */
-  async #giveBack(messages: ClaimedMessage[]): Promise<void> {
-    if (messages.length === 0) return;
-    await releaseClaims(this.#db, messages).then(
-      () => undefined,
-      (error: unknown) => this.#log.error({ err: error }, 'could not release claims'),
-    );
-  }
-
-  /**
-   * A wake for a slot that came free, at most one per SLOT_WAKE_INTERVAL_MS: under load
-   * deliveries end hundreds of times a second, and a claim after each would mostly find
-   * nothing (new sessions' messages are handed over, not claimed).
-   */
-  #wakeSoon(): void {
-    if (this.#slotWake || this.#state !== 'running') return;
-    this.#slotWake = setTimeout(() => {
-      this.#slotWake = null;
-      this.wake();
-    }, SLOT_WAKE_INTERVAL_MS);
   }
 
   /** Looks at the outbox now instead of at the next poll. Cheap; call it after queuing messages. */
   wake(): void {
-    this.#wakeRequested = true;
-    this.#wakeUp?.();
+    this.#sleep.wake(this.#state !== 'running');
   }
 
   /**
@@ -172,9 +141,7 @@ export class Dispatcher {
     if (this.#slotWake) clearTimeout(this.#slotWake);
     this.#slotWake = null;
     // Handed over but not started: back to the outbox, for another replica or the next start.
-    const waiting = this.#handedOver;
-    this.#handedOver = [];
-    await this.#giveBack(waiting);
+    await this.#giveBack(this.#handedOver.takeAll());
     const graceMs = options.graceMs ?? this.options.providerTimeoutMs + 1_000;
     const settled = Promise.allSettled([...this.#inFlight]);
     let timer: NodeJS.Timeout | undefined;
@@ -192,7 +159,7 @@ export class Dispatcher {
   async #run(): Promise<void> {
     let claimFailures = 0;
     while (this.#state === 'running') {
-      this.#wakeRequested = false;
+      this.#sleep.awake();
       if (Date.now() >= this.#nextRetryAt) this.#nextRetryAt = Number.POSITIVE_INFINITY;
       const capacity = this.#concurrency - this.#inFlight.size - this.#handedOver.length;
       let claimed: ClaimedMessage[] = [];
@@ -206,7 +173,7 @@ export class Dispatcher {
           if (this.#state !== 'running') break;
           const backoffMs = Math.min(CLAIM_ERROR_BACKOFF_MAX_MS, 250 * 2 ** claimFailures++);
           this.#log.error({ err: error, backoffMs }, 'could not claim messages');
-          await this.#sleep(backoffMs, { ignoreWake: true });
+          await this.#sleep.sleep(backoffMs, { ignoreWake: true });
           continue;
         }
         if (this.#state !== 'running') {
@@ -218,7 +185,7 @@ export class Dispatcher {
       }
       // A full batch means more may be due; otherwise wait for a wake, a retry or the poll.
       if (capacity > 0 && claimed.length === capacity) continue;
-      await this.#sleep(Math.min(this.#pollIntervalMs, Math.max(10, this.#nextRetryAt - Date.now())));
+      await this.#sleep.sleep(Math.min(this.#pollIntervalMs, Math.max(10, this.#nextRetryAt - Date.now())));
     }
   }
 
@@ -231,131 +198,47 @@ export class Dispatcher {
     this.#inFlight.add(delivery);
   }
 
-  /**
-   * Starts the next handed-over message that still has enough of its lease left; those with too
-   * little (another dispatcher could take them meanwhile) go back to the outbox. False when
-   * none was started.
-   */
+  /** Starts the next handed-over message worth starting; false when none was. */
   #startHandedOver(): boolean {
-    const tooLate: ClaimedMessage[] = [];
-    let started = false;
-    while (!started && this.#state === 'running' && this.#handedOver.length > 0) {
-      const message = this.#handedOver.shift()!;
-      if (message.lockedUntil.getTime() - Date.now() < this.options.providerTimeoutMs + HANDOVER_LEASE_MARGIN_MS) tooLate.push(message);
-      else {
-        this.#track(message);
-        started = true;
-      }
-    }
+    if (this.#state !== 'running') return false;
+    const { next, tooLate } = this.#handedOver.takeNext();
     void this.#giveBack(tooLate);
-    return started;
+    if (next) this.#track(next);
+    return next !== undefined;
+  }
+
+  /**
+   * A wake for a slot that came free, at most one per SLOT_WAKE_INTERVAL_MS: under load
+   * deliveries end hundreds of times a second, and a claim after each would mostly find
+   * nothing (new sessions' messages are handed over, not claimed).
+   */
+  #wakeSoon(): void {
+    if (this.#slotWake || this.#state !== 'running') return;
+    this.#slotWake = setTimeout(() => {
+      this.#slotWake = null;
+      this.wake();
+    }, SLOT_WAKE_INTERVAL_MS);
   }
 
   async #deliver(message: ClaimedMessage): Promise<void> {
-    // Made only when something is logged: most deliveries log nothing.
-    let child: FastifyBaseLogger | undefined;
-    const log = () => (child ??= this.#log.child({ messageId: message.id, sessionId: message.sessionId, attempt: message.attempts }));
-    try {
-      if (message.attempts > this.options.policy.maxAttempts) {
-        // Earlier claims ended without an outcome (their processes died mid-attempt).
-        await recordFailure(this.#db, message, { code: 'attempts_exhausted', message: `No outcome after ${message.attempts - 1} attempts.` });
-        this.#observe(message.channel, 'failed');
-        return;
-      }
-      const prepared = await prepareOutboundMessage(this.#db, message);
-      let result: SendResult;
-      if ('outcome' in prepared) {
-        result = prepared;
-      } else {
-        const liveChat = await this.options.liveChats.get(message.liveChatId);
-        if (this.#shutdown.signal.aborted) {
-          await releaseClaims(this.#db, [message]);
-          return;
-        }
-        result = await this.#send(liveChat, prepared);
-      }
-      await this.#recordOutcome(message, result, log);
-    } catch (error) {
-      log().error({ err: error }, 'delivery bookkeeping failed; the message is retried once its lease runs out');
-    }
-  }
-
-  async #send(liveChat: LiveChat, message: OutboundMessage): Promise<SendResult> {
-    try {
-      return await this.options.channels.clientFor(liveChat.channel.type).send(liveChat, message, this.#shutdown.signal);
-    } catch (error) {
-      // A client must not throw; if one does, treat it as a passing fault.
-      return transient('client_error', error instanceof Error ? error.message : String(error));
-    }
-  }
-
-  /**
-   * Writes the attempt's outcome, waiting out a database that is briefly out of reach (a
-   * restart): the provider has already acted, and an outcome left unwritten would have the
-   * message sent again once its lease ran out. Gives up when the lease runs out or shutdown
-   * cancels deliveries.
-   */
-  async #recordOutcome(message: ClaimedMessage, result: SendResult, log: () => FastifyBaseLogger): Promise<void> {
-    for (let failures = 0; ; failures++) {
-      try {
-        return await this.#record(message, result, log);
-      } catch (error) {
-        const leaseLeftMs = message.lockedUntil.getTime() - Date.now();
-        if (!isDatabaseUnavailable(error) || leaseLeftMs <= 0 || this.#shutdown.signal.aborted) throw error;
-        const delayMs = Math.min(leaseLeftMs, RECORD_RETRY_MAX_MS, 100 * 2 ** failures);
-        log().warn({ err: error, delayMs }, 'could not record the delivery outcome; retrying');
-        await sleep(delayMs, undefined, { signal: this.#shutdown.signal }).catch(() => {});
-      }
-    }
-  }
-
-  async #record(message: ClaimedMessage, result: SendResult, log: () => FastifyBaseLogger): Promise<void> {
-    if (result.outcome === 'sent') {
-      const recorded = await this.#sentRecorder.record(message, result);
-      if (!recorded) log().warn({ providerMessageId: result.providerMessageId }, 'sent after the lease ran out; another dispatcher may send it again');
-      else if (this.#log.level === 'debug' || this.#log.level === 'trace') log().debug({ providerMessageId: result.providerMessageId }, 'message sent');
-      this.#observe(message.channel, 'sent');
-      return;
-    }
-    if (this.#shutdown.signal.aborted && result.outcome === 'transient') {
-      // Cancelled by shutdown: not the message's fault, and another replica may take it now.
-      await scheduleRetry(this.#db, message, { delayMs: 0, error: { code: result.code, message: result.message } });
-      return;
-    }
-    const step = nextStepAfterFailure(result, message.attempts, this.options.policy, this.options.random);
-    if (step.action === 'retry') {
-      await scheduleRetry(this.#db, message, step);
-      this.#nextRetryAt = Math.min(this.#nextRetryAt, Date.now() + step.delayMs);
-      log().info({ error: step.error, delayMs: step.delayMs }, 'delivery failed; retrying later');
-      this.#observe(message.channel, 'retry');
-    } else {
-      await recordFailure(this.#db, message, step.error);
-      log().warn({ error: step.error }, 'delivery failed for good');
-      this.#observe(message.channel, 'failed');
-    }
-  }
-
-  #observe(channel: ChannelType, outcome: DeliveryOutcome): void {
-    try {
-      this.options.observer?.delivered(channel, outcome);
-    } catch (error) {
-      this.#log.warn({ err: error }, 'delivery observer threw');
-    }
-  }
-
-  /** Sleeps up to `ms`, or until woken (a wake during the last claim counts). */
-  #sleep(ms: number, options: { ignoreWake?: boolean } = {}): Promise<void> {
-    if (this.#state !== 'running') return Promise.resolve();
-    if (this.#wakeRequested && !options.ignoreWake) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.#wakeUp = null;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      // Only stop() may cut an error backoff short.
-      this.#wakeUp = options.ignoreWake ? () => (this.#state !== 'running' ? done() : undefined) : done;
+    const retryAt = await attemptDelivery(message, {
+      db: this.#db,
+      channels: this.options.channels,
+      liveChats: this.options.liveChats,
+      outcomes: this.#outcomes,
+      maxAttempts: this.options.policy.maxAttempts,
+      shutdown: this.#shutdown.signal,
+      log: this.#log,
     });
+    if (retryAt !== null) this.#nextRetryAt = Math.min(this.#nextRetryAt, retryAt);
+  }
+
+  /** Gives claims back to the outbox untried (see releaseClaims); a failure is logged, not thrown. */
+  async #giveBack(messages: ClaimedMessage[]): Promise<void> {
+    if (messages.length === 0) return;
+    await releaseClaims(this.#db, messages).then(
+      () => undefined,
+      (error: unknown) => this.#log.error({ err: error }, 'could not release claims'),
+    );
   }
 }

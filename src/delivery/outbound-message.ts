@@ -1,8 +1,10 @@
 import type { Kysely } from 'kysely';
-import { type OutboundContent, type OutboundMessage, type PermanentFailure, permanent } from '../channels/channel-client.js';
+import { type OutboundMessage, type PermanentFailure, permanent } from '../channels/channel-client.js';
+import { MAX_REFERENCES } from '../channels/email-client.js';
 import { findChannelContactByExternalId } from '../channel-contacts/repository.js';
 import type { Database } from '../db/types.js';
-import { type ClaimedMessage, findConversationThread } from './outbox-repository.js';
+import type { MessageContent } from '../domain/message.js';
+import type { ClaimedMessage } from './outbox-repository.js';
 
 /**
  * Turns a claimed outbox row into what a channel client sends: the person's address on the
@@ -10,7 +12,7 @@ import { type ClaimedMessage, findConversationThread } from './outbox-repository
  * permanent failure: retrying would not find them either.
  */
 export async function prepareOutboundMessage(db: Kysely<Database>, claim: ClaimedMessage): Promise<OutboundMessage | PermanentFailure> {
-  const content: OutboundContent | null = claim.template ? { template: claim.template } : claim.text !== null ? { text: claim.text } : null;
+  const content: MessageContent | null = claim.template ? { template: claim.template } : claim.text !== null ? { text: claim.text } : null;
   if (!content) return permanent('empty_message', 'The message has neither text nor a template.');
   switch (claim.channel) {
     case 'whatsapp':
@@ -26,4 +28,22 @@ export async function prepareOutboundMessage(db: Kysely<Database>, claim: Claime
     case 'email':
       return { id: claim.id, to: claim.account, content, thread: await findConversationThread(db, claim) };
   }
+}
+
+/**
+ * Provider ids of the session's latest earlier messages — inbound ones and outbound ones that
+ * were sent — oldest first: the conversation an email threads on (as far as it references).
+ */
+async function findConversationThread(db: Kysely<Database>, message: Pick<ClaimedMessage, 'sessionId' | 'seq'>): Promise<string[]> {
+  const rows = await db
+    .selectFrom('messages')
+    .select('provider_message_id')
+    .where('session_id', '=', message.sessionId)
+    .where('seq', '<', message.seq)
+    .where('provider_message_id', 'is not', null)
+    .where((eb) => eb.or([eb('direction', '=', 'inbound'), eb('status', 'in', ['sent', 'delivered', 'read'])]))
+    .orderBy('seq', 'desc')
+    .limit(MAX_REFERENCES)
+    .execute();
+  return rows.map((r) => r.provider_message_id).filter((id): id is string => id !== null).reverse();
 }

@@ -1,5 +1,6 @@
 import { type Kysely, type Transaction, sql } from 'kysely';
-import type { Database, MessageRow, SessionRow } from '../db/types.js';
+import type { Database } from '../db/types.js';
+import type { QueuedMessage } from '../sessions/outbound-queue.js';
 import type { ChannelType } from '../domain/channel.js';
 import type { MessageError, MessageTemplate } from '../domain/message.js';
 
@@ -24,21 +25,10 @@ export interface ClaimedMessage {
   lockedUntil: Date;
 }
 
-/** A message queued already claimed until `lockedUntil` (its `locked_until`), as a dispatcher delivers it. */
-export function claimOfQueued(session: SessionRow, message: MessageRow, lockedUntil: Date): ClaimedMessage {
-  return {
-    id: message.id,
-    sessionId: session.id,
-    liveChatId: session.live_chat_id,
-    channel: session.channel,
-    account: session.account,
-    peer: session.peer,
-    seq: Number(message.seq),
-    text: message.text,
-    template: message.template,
-    attempts: message.attempts,
-    lockedUntil,
-  };
+/** A message queued already claimed (see OutboxQueue), as a dispatcher delivers it. */
+export function claimOfQueued(message: QueuedMessage & { lockedUntil: Date }): ClaimedMessage {
+  const { id, sessionId, liveChatId, channel, account, peer, seq, text, template, attempts, lockedUntil } = message;
+  return { id, sessionId, liveChatId, channel, account, peer, seq, text, template, attempts, lockedUntil };
 }
 
 /** The claim an outcome is written under. */
@@ -208,47 +198,4 @@ export async function releaseClaims(db: Db, claims: readonly Claim[]): Promise<n
     .where((eb) => eb.or(claims.map((c) => eb.and([eb('id', '=', c.id), eb('locked_until', '=', c.lockedUntil)]))))
     .executeTakeFirst();
   return Number(updated.numUpdatedRows);
-}
-
-/**
- * Provider ids of the session's earlier messages — inbound ones and outbound ones that were
- * sent — oldest first: the conversation an email threads on.
- */
-export async function findConversationThread(db: Db, message: Pick<ClaimedMessage, 'sessionId' | 'seq'>): Promise<string[]> {
-  const rows = await db
-    .selectFrom('messages')
-    .select('provider_message_id')
-    .where('session_id', '=', message.sessionId)
-    .where('seq', '<', message.seq)
-    .where('provider_message_id', 'is not', null)
-    .where((eb) => eb.or([eb('direction', '=', 'inbound'), eb('status', 'in', ['sent', 'delivered', 'read'])]))
-    .orderBy('seq')
-    .execute();
-  return rows.map((r) => r.provider_message_id).filter((id): id is string => id !== null);
-}
-
-export interface OutboxStats {
-  /** Messages waiting for delivery, in flight included. */
-  depth: number;
-  /** Of those, the ones a dispatcher holds right now. */
-  inFlight: number;
-  /** Age of the oldest queued message in seconds; 0 when the outbox is empty. */
-  oldestAgeSeconds: number;
-}
-
-/** The outbox depth, for metrics: one pass over the partial outbox index. */
-export async function outboxStats(db: Db): Promise<OutboxStats> {
-  const result = await sql<{ depth: number; in_flight: number; oldest_age: number | null }>`
-    SELECT count(*)::integer AS depth,
-           (count(*) FILTER (WHERE locked_until > now()))::integer AS in_flight,
-           extract(epoch FROM now() - min(created_at))::float8 AS oldest_age
-    FROM messages
-    WHERE status = 'queued'
-  `.execute(db);
-  const row = result.rows[0];
-  return {
-    depth: row?.depth ?? 0,
-    inFlight: row?.in_flight ?? 0,
-    oldestAgeSeconds: Math.max(0, row?.oldest_age ?? 0),
-  };
 }

@@ -1,46 +1,34 @@
 import type { Kysely } from 'kysely';
+import { GroupCommitter } from '../db/group-commit.js';
 import type { Database } from '../db/types.js';
 import { type Claim, recordSentBatch } from './outbox-repository.js';
 
-interface Pending {
-  entry: { claim: Claim; providerMessageId: string; providerRecipient: string | null };
-  resolve: (recorded: boolean) => void;
-  reject: (error: unknown) => void;
+interface SentEntry {
+  claim: Claim;
+  providerMessageId: string;
+  providerRecipient: string | null;
 }
 
 /**
- * Writes "sent" outcomes in groups: while one group's statement runs, the outcomes that arrive
- * wait and go in the next one. Under load many deliveries share a commit; when idle each one
- * is written at once, so nothing waits for a timer.
+ * Writes "sent" outcomes in groups (see GroupCommitter): one statement at a time, and the
+ * outcomes that arrive meanwhile go in the next. Under load many deliveries share a commit;
+ * when idle each is written at once.
  */
 export class SentRecorder {
-  #waiting: Pending[] = [];
-  #flushing = false;
+  readonly #committer: GroupCommitter<SentEntry, boolean>;
 
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(db: Kysely<Database>) {
+    this.#committer = new GroupCommitter(
+      async (entries) => {
+        const recorded = await recordSentBatch(db, entries);
+        return entries.map((entry) => recorded.has(entry.claim.id));
+      },
+      { maxInFlight: 1, maxBatch: 500 },
+    );
+  }
 
   /** Resolves true once written, false when the claim no longer held; rejects if the write failed. */
   record(claim: Claim, result: { providerMessageId: string; providerRecipient: string | null }): Promise<boolean> {
-    return new Promise((resolve, reject) => {
-      this.#waiting.push({ entry: { claim, providerMessageId: result.providerMessageId, providerRecipient: result.providerRecipient }, resolve, reject });
-      if (!this.#flushing) void this.#flush();
-    });
-  }
-
-  async #flush(): Promise<void> {
-    this.#flushing = true;
-    while (this.#waiting.length > 0) {
-      const group = this.#waiting.splice(0, 500);
-      try {
-        const recorded = await recordSentBatch(
-          this.db,
-          group.map((p) => p.entry),
-        );
-        for (const p of group) p.resolve(recorded.has(p.entry.claim.id));
-      } catch (error) {
-        for (const p of group) p.reject(error);
-      }
-    }
-    this.#flushing = false;
+    return this.#committer.write({ claim, providerMessageId: result.providerMessageId, providerRecipient: result.providerRecipient });
   }
 }

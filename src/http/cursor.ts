@@ -25,9 +25,28 @@ export function decodeCursor(value: string): Keyset {
   throw invalidCursor();
 }
 
+/** The opaque cursor of a position in storage order (a session's messages). */
+export function encodeSeqCursor(seq: number): string {
+  return Buffer.from(JSON.stringify([seq])).toString('base64url');
+}
+
+export function decodeSeqCursor(value: string): number {
+  try {
+    const parsed: unknown = JSON.parse(Buffer.from(value, 'base64url').toString('utf8'));
+    if (Array.isArray(parsed) && parsed.length === 1 && Number.isSafeInteger(parsed[0]) && (parsed[0] as number) >= 0) return parsed[0] as number;
+  } catch {
+    // fall through to the refusal below
+  }
+  throw invalidCursor();
+}
+
 export const invalidCursor = () => validationFailed([{ field: '/cursor', code: 'invalid_cursor', message: 'The cursor is not one this API returned.' }]);
 
 /** A listing page as the API answers it: its items mapped, and the cursor of the next page. */
-export function pageResponse<T, R>(page: { items: T[]; next: Keyset | null }, map: (item: T) => R): { items: R[]; nextCursor: string | null } {
-  return { items: page.items.map(map), nextCursor: page.next ? encodeCursor(page.next) : null };
+export function pageResponse<T, R, P = Keyset>(
+  page: { items: T[]; next: P | null },
+  map: (item: T) => R,
+  encode: (position: P) => string = encodeCursor as (position: P) => string,
+): { items: R[]; nextCursor: string | null } {
+  return { items: page.items.map(map), nextCursor: page.next !== null ? encode(page.next) : null };
 }

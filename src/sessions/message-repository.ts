@@ -1,31 +1,28 @@
-import type { Kysely, Transaction } from 'kysely';
+import { type Kysely, type Transaction, sql } from 'kysely';
 import type { Database, MessageRow } from '../db/types.js';
-import type { MessageTemplate } from '../domain/message.js';
+import type { MessageContent } from '../domain/message.js';
+import type { OutboxEntry } from './outbound-queue.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
-export interface OutboundContent {
-  text?: string | undefined;
-  template?: MessageTemplate | undefined;
-}
-
-/** Stores an outbound message as `queued`: the outbox row the dispatcher will deliver. */
-export function queueOutboundMessage(db: Db, session: { id: string; liveChatId: string }, content: OutboundContent, at: Date): Promise<MessageRow> {
-  return db
-    .insertInto('messages')
-    .values({
-      session_id: session.id,
-      live_chat_id: session.liveChatId,
-      direction: 'outbound',
-      text: content.text ?? null,
-      template: content.template ? JSON.stringify(content.template) : null,
-      status: 'queued',
-      next_attempt_at: at,
-      created_at: at,
-      updated_at: at,
-    })
-    .returningAll()
-    .executeTakeFirstOrThrow();
+/**
+ * Queues an operator's message on a session, guarded: only while the session is open and the
+ * operator assigned to its live chat. Undefined when a guard held it back.
+ */
+export async function insertOutboundMessage(
+  db: Db,
+  m: { sessionId: string; operatorId: string; content: MessageContent; outbox: OutboxEntry; at: Date },
+): Promise<MessageRow | undefined> {
+  const result = await sql<MessageRow>`
+    INSERT INTO messages (session_id, live_chat_id, direction, text, template, status, next_attempt_at, locked_until, attempts, created_at, updated_at)
+    SELECT s.id, s.live_chat_id, 'outbound', ${m.content.text ?? null}, ${m.content.template ? JSON.stringify(m.content.template) : null}::jsonb,
+           'queued', ${m.at}, ${m.outbox.lockedUntil}, ${m.outbox.attempts}, ${m.at}, ${m.at}
+    FROM sessions AS s
+    WHERE s.id = ${m.sessionId} AND s.status = 'open'
+      AND EXISTS (SELECT 1 FROM live_chat_operators AS o WHERE o.live_chat_id = s.live_chat_id AND o.operator_id = ${m.operatorId})
+    RETURNING *
+  `.execute(db);
+  return result.rows[0];
 }
 
 /** Stores a message the person sent; `providerMessageId` makes a replayed event a no-op. */
@@ -51,10 +48,13 @@ export function insertInboundMessage(
 }
 
 /**
- * A session's messages in the order they were stored. (An inbound message's time is the
+ * A page of a session's messages in the order they were stored, after `afterSeq`; `limit + 1`
+ * rows so the caller can tell whether another page follows. (An inbound message's time is the
  * provider's, in whole seconds for Telegram, so ordering by time could put a reply before the
  * message it answers.)
  */
-export function listSessionMessages(db: Db, sessionId: string): Promise<MessageRow[]> {
-  return db.selectFrom('messages').selectAll().where('session_id', '=', sessionId).orderBy('seq').execute();
+export function listSessionMessages(db: Db, sessionId: string, page: { limit: number; afterSeq?: number | undefined }): Promise<MessageRow[]> {
+  let q = db.selectFrom('messages').selectAll().where('session_id', '=', sessionId);
+  if (page.afterSeq !== undefined) q = q.where('seq', '>', page.afterSeq);
+  return q.orderBy('seq').limit(page.limit + 1).execute();
 }

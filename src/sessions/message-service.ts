@@ -1,41 +1,54 @@
 import type { Kysely } from 'kysely';
 import type { Clock } from '../clock.js';
 import type { Database } from '../db/types.js';
-import { validationFailed } from '../domain/refusal.js';
-import { type Message, type MessageContent, toMessage } from './model.js';
-import { listSessionMessages, queueOutboundMessage } from './message-repository.js';
-import * as rules from './rules.js';
-import { type SessionEvents, type SessionService, noSessionEvents } from './service.js';
+import { operatorAssigned } from './checks.js';
+import { type MessageInput, checkMessage } from './formats.js';
+import { type Message, toMessage, toQueuedMessage } from './model.js';
+import { insertOutboundMessage, listSessionMessages } from './message-repository.js';
+import { type OutboundQueue, UNCLAIMED } from './outbound-queue.js';
+import type { Pipeline } from './pipeline.js';
+import { findSession } from './repository.js';
+import { sessionNotFound } from './service.js';
 
 /** Operators' messages on open sessions, and a session's message history. */
 export class MessageService {
   constructor(
     private readonly db: Kysely<Database>,
-    private readonly sessions: SessionService,
+    private readonly pipeline: Pipeline,
+    private readonly queue: OutboundQueue,
     private readonly clock: Clock,
-    private readonly events: SessionEvents = noSessionEvents,
   ) {}
 
   /**
-   * Queues a message on an open session for delivery. Refuses a closed session
-   * (`session_not_open`), an unassigned operator, a template off WhatsApp and free text
-   * outside the WhatsApp 24-hour window.
+   * Queues a message on an open session for delivery, by the same checks as initiation: the
+   * session is open, the operator assigned, the content fits the channel, WhatsApp free text
+   * is inside the 24-hour window. Throws the refusal.
    */
-  async send(sessionId: string, operatorId: string, content: MessageContent): Promise<Message> {
-    const errors = rules.messageContentErrors(content, '');
-    if (errors.length > 0) throw validationFailed(errors);
-    const session = await this.sessions.requireOpenForOperator(sessionId, operatorId);
-    rules.assertTemplateSupported(session.channel, content);
+  async send(sessionId: string, operatorId: string, input: MessageInput): Promise<Message> {
+    const content = checkMessage(input, '');
     const now = this.clock.now();
-    if (session.channel === 'whatsapp') await rules.requireWhatsAppWindow(this.db, session.liveChatId, session.account, content, now);
-    const row = await queueOutboundMessage(this.db, { id: session.id, liveChatId: session.liveChatId }, content, now);
-    this.events.messagesQueued();
-    return toMessage(row);
+    const { session, message } = await this.pipeline.run(
+      { kind: 'send', sessionId, operatorId, message: content, now },
+      {
+        guards: [operatorAssigned.name],
+        write: async (_reach, facts) => {
+          const session = facts.session!;
+          const message = await insertOutboundMessage(this.db, { sessionId, operatorId, content, outbox: UNCLAIMED, at: now });
+          return message && { session, message };
+        },
+      },
+    );
+    this.queue.committed([
+      toQueuedMessage({ id: session.id, live_chat_id: session.liveChatId, channel: session.channel, account: session.account, peer: session.peer }, message),
+    ]);
+    return toMessage(message);
   }
 
-  /** The session's messages, oldest first; 404 when the session does not exist. */
-  async list(sessionId: string): Promise<Message[]> {
-    await this.sessions.get(sessionId);
-    return (await listSessionMessages(this.db, sessionId)).map(toMessage);
+  /** One page of the session's messages, oldest first; session_not_found when there is no such session. */
+  async list(sessionId: string, page: { limit: number; afterSeq?: number | undefined }): Promise<{ items: Message[]; next: number | null }> {
+    if (!(await findSession(this.db, sessionId))) throw sessionNotFound(sessionId);
+    const rows = await listSessionMessages(this.db, sessionId, page);
+    const items = rows.slice(0, page.limit);
+    return { items: items.map(toMessage), next: rows.length > page.limit ? Number(items.at(-1)!.seq) : null };
   }
 }

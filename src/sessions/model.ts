@@ -1,5 +1,6 @@
 import type { MessageRow, SessionRow } from '../db/types.js';
 import type { MessageTemplate } from '../domain/message.js';
+import type { QueuedMessage } from './outbound-queue.js';
 
 export interface Session {
   id: string;
@@ -26,12 +27,6 @@ export interface Message {
   attempts: number;
   createdAt: Date;
   updatedAt: Date;
-}
-
-/** Outbound content: exactly one of text and template (checked before it gets here). */
-export interface MessageContent {
-  text?: string | undefined;
-  template?: MessageTemplate | undefined;
 }
 
 export function toSession(row: SessionRow): Session {
@@ -62,5 +57,22 @@ export function toMessage(row: MessageRow): Message {
     attempts: row.attempts,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
+  };
+}
+
+/** A message just queued, as delivery is told of it. */
+export function toQueuedMessage(session: Pick<SessionRow, 'id' | 'live_chat_id' | 'channel' | 'account' | 'peer'>, message: MessageRow): QueuedMessage {
+  return {
+    id: message.id,
+    sessionId: session.id,
+    liveChatId: session.live_chat_id,
+    channel: session.channel,
+    account: session.account,
+    peer: session.peer,
+    seq: Number(message.seq),
+    text: message.text,
+    template: message.template,
+    attempts: message.attempts,
+    lockedUntil: message.locked_until,
   };
 }

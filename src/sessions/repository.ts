@@ -1,44 +1,12 @@
 import { type Kysely, type Transaction, sql } from 'kysely';
 import type { Database, SessionRow } from '../db/types.js';
-import type { ChannelType } from '../domain/channel.js';
 import { type Keyset, type KeysetRow, afterKeyset, createdAtMicros } from '../db/keyset.js';
 import { violatedUniqueConstraint } from '../db/errors.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
-export interface NewSession {
-  liveChatId: string;
-  channel: ChannelType;
-  contactId: string;
-  account: string;
-  peer: string;
-  operatorId: string;
-}
-
 /** The open-session indexes; a violation of any of them is the one-open-session rule. */
 const OPEN_SESSION_INDEXES = new Set(['sessions_open_account_key', 'sessions_open_contact_key', 'sessions_open_peer_key']);
-
-/**
- * Inserts an open session unless one is already open for the same account, contact or person
- * on the live chat. Returns undefined when the rule refused it (also after losing a race: the
- * insert waits for the concurrent transaction and then skips).
- */
-export function insertOpenSession(db: Db, s: NewSession): Promise<SessionRow | undefined> {
-  return db
-    .insertInto('sessions')
-    .values({
-      live_chat_id: s.liveChatId,
-      channel: s.channel,
-      contact_id: s.contactId,
-      account: s.account,
-      peer: s.peer,
-      operator_id: s.operatorId,
-      status: 'open',
-    })
-    .onConflict((oc) => oc.doNothing())
-    .returningAll()
-    .executeTakeFirst();
-}
 
 /** The open session on the live chat with this account, contact or person, if any. */
 export function findOpenSession(db: Db, liveChatId: string, who: { account: string; contactId?: string | undefined; peer: string }): Promise<SessionRow | undefined> {
@@ -60,10 +28,6 @@ export function findOpenSession(db: Db, liveChatId: string, who: { account: stri
 
 export function findSession(db: Db, id: string): Promise<SessionRow | undefined> {
   return db.selectFrom('sessions').selectAll().where('id', '=', id).executeTakeFirst();
-}
-
-export function findSessionForUpdate(db: Transaction<Database>, id: string): Promise<SessionRow | undefined> {
-  return db.selectFrom('sessions').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
 }
 
 export interface SessionQuery {
@@ -102,17 +66,4 @@ export function closeSession(db: Db, id: string, at: Date): Promise<SessionRow |
 export function isOpenSessionConflict(error: unknown): boolean {
   const constraint = violatedUniqueConstraint(error);
   return constraint !== null && OPEN_SESSION_INDEXES.has(constraint);
-}
-
-/**
- * Reopens a session for an operator. The open-session indexes may refuse it with a unique
- * violation (see isOpenSessionConflict), which aborts the transaction.
- */
-export function reopenSession(db: Db, id: string, operatorId: string, at: Date): Promise<SessionRow> {
-  return db
-    .updateTable('sessions')
-    .set({ status: 'open', operator_id: operatorId, closed_at: null, updated_at: at })
-    .where('id', '=', id)
-    .returningAll()
-    .executeTakeFirstOrThrow();
 }

@@ -1,12 +1,13 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { SESSION_STATUSES } from '../domain/session.js';
-import { decodeCursor, pageResponse } from '../http/cursor.js';
+import { decodeCursor, decodeSeqCursor, encodeSeqCursor, pageResponse } from '../http/cursor.js';
 import { type ErrorResponse, OneOf, OperatorId, Pagination, Uuid, ref, responses } from '../http/schemas.js';
 import type { Message, Session } from './model.js';
 import type { MessageService } from './message-service.js';
 import { InitiateSessionBody, MessageContentSchema, MessageSchema, SessionSchema, TemplateSchema, MessageText } from './schemas.js';
 import type { SessionService } from './service.js';
+import type { SessionInitiation } from './initiation.js';
 import { initiateSessionExamples, sessionAlreadyOpenExample } from './examples.js';
 
 const SESSION_NOT_FOUND = { 404: 'No session with this id (`session_not_found`).' };
@@ -45,7 +46,10 @@ export function messageResponse(m: Message) {
   return { ...m, createdAt: m.createdAt.toISOString(), updatedAt: m.updatedAt.toISOString() };
 }
 
-export const sessionRoutes: FastifyPluginAsyncTypebox<{ sessions: SessionService; messages: MessageService }> = async (app, { sessions, messages }) => {
+export const sessionRoutes: FastifyPluginAsyncTypebox<{ sessions: SessionService; initiation: SessionInitiation; messages: MessageService }> = async (
+  app,
+  { sessions, initiation, messages },
+) => {
   const SessionRef = ref(SessionSchema);
   const MessageRef = ref(MessageSchema);
 
@@ -82,7 +86,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ sessions: SessionService
       },
     },
     async (request, reply) => {
-      const { session } = await sessions.initiate(request.body);
+      const { session } = await initiation.initiate(request.body);
       return reply.code(201).header('location', `/sessions/${session.id}`).send(sessionResponse(session));
     },
   );
@@ -165,7 +169,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ sessions: SessionService
       },
     },
     async (request) => {
-      const { session } = await sessions.reopen(request.params.id, request.body.operatorId, request.body.message);
+      const { session } = await initiation.reopen(request.params.id, request.body.operatorId, request.body.message);
       return sessionResponse(session);
     },
   );
@@ -211,9 +215,20 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ sessions: SessionService
         operationId: 'listMessages',
         summary: 'List a session’s messages, oldest first',
         params: IdParams,
-        response: responses({ 200: Type.Object({ items: Type.Array(MessageRef) }) }, SESSION_NOT_FOUND),
+        querystring: Type.Object(
+          {
+            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
+            cursor: Type.Optional(Pagination.cursor),
+          },
+          { additionalProperties: false },
+        ),
+        response: responses({ 200: Type.Object({ items: Type.Array(MessageRef), nextCursor: Type.Union([Type.String(), Type.Null()]) }) }, SESSION_NOT_FOUND),
       },
     },
-    async (request) => ({ items: (await messages.list(request.params.id)).map(messageResponse) }),
+    async (request) => {
+      const { limit = 50, cursor } = request.query;
+      const page = await messages.list(request.params.id, { limit, afterSeq: cursor ? decodeSeqCursor(cursor) : undefined });
+      return pageResponse(page, messageResponse, encodeSeqCursor);
+    },
   );
 };

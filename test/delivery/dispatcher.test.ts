@@ -37,7 +37,9 @@ describe('dispatcher, end to end over real sockets', () => {
         dispatcherEnabled: true,
         whatsappApiBaseUrl: whatsapp.url,
         telegramApiBaseUrl: telegram.url,
-        delivery: { maxAttempts: MAX_ATTEMPTS, retryBaseMs: 20, retryMaxMs: 100, providerTimeoutMs: 500 },
+        // A provider call gets 2 s: enough for a first SMTP connection on a loaded machine, so that
+        // no attempt times out (and is retried) unless the stand-in is told to hang.
+        delivery: { maxAttempts: MAX_ATTEMPTS, retryBaseMs: 20, retryMaxMs: 100, providerTimeoutMs: 2_000 },
       },
     });
     db = t.database.handle.db;

@@ -6,7 +6,9 @@ import { createQueryRunner } from '../../src/db/prepared.js';
 import type { Database } from '../../src/db/types.js';
 import { Dispatcher, type DispatcherOptions } from '../../src/delivery/dispatcher.js';
 import { type ClaimedMessage, claimDueMessages, claimOfQueued } from '../../src/delivery/outbox-repository.js';
-import { type WrittenInitiation, writeInitiations } from '../../src/sessions/initiation-repository.js';
+import { type WrittenInitiation, writeCreates } from '../../src/sessions/initiation-repository.js';
+import { toQueuedMessage } from '../../src/sessions/model.js';
+import { UNCLAIMED } from '../../src/sessions/outbound-queue.js';
 import { type TestApp, createTestApp } from '../support/app.js';
 import { liveChatWithOperator, newPhone } from '../support/fixtures.js';
 import { type HttpStandIn, waitUntil } from '../support/http-stand-in.js';
@@ -151,6 +153,7 @@ describe('handing over and claiming, without the app dispatcher', () => {
     const writes = Array.from({ length: count }, (_, i) => {
       const address = `person-${Date.now().toString(36)}-${i}-${Math.random().toString(36).slice(2, 8)}@example.org`;
       return {
+        kind: 'create' as const,
         liveChatId: chat.liveChatId,
         channel: 'email' as const,
         operatorId: chat.operatorId,
@@ -158,17 +161,17 @@ describe('handing over and claiming, without the app dispatcher', () => {
         account: address,
         addAccountTo: null,
         peer: address,
-        message: { text: `Hello ${i}`, template: null },
-        leaseMs,
+        message: { text: `Hello ${i}` },
+        outbox: leaseMs === null ? UNCLAIMED : { lockedUntil: new Date(Date.now() + leaseMs), attempts: 1 },
         at: new Date(),
       };
     });
-    const written = await writeInitiations(db, writes, createQueryRunner(t.database.handle));
-    expect(written.size).toBe(count);
-    return writes.map((_, i) => written.get(i)!);
+    const written = await writeCreates(db, writes, createQueryRunner(t.database.handle));
+    expect(written.filter(Boolean)).toHaveLength(count);
+    return written.map((w) => w!);
   }
 
-  const claimOf = ({ session, message }: WrittenInitiation): ClaimedMessage => claimOfQueued(session, message!, message!.locked_until!);
+  const claimOf = ({ session, message }: WrittenInitiation): ClaimedMessage => claimOfQueued({ ...toQueuedMessage(session, message!), lockedUntil: message!.locked_until! });
 
   const row = (id: string) =>
     db.selectFrom('messages').select(['status', 'attempts', 'locked_until', 'error']).where('id', '=', id).executeTakeFirstOrThrow();

@@ -3,12 +3,12 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/db/types.js';
 import {
   claimDueMessages,
-  outboxStats,
   recordFailure,
   recordSent,
   releaseClaims,
   scheduleRetry,
 } from '../../src/delivery/outbox-repository.js';
+import { outboxStats } from '../../src/delivery/outbox-stats.js';
 import { type TestApp, call, createTestApp } from '../support/app.js';
 import { waitUntil } from '../support/http-stand-in.js';
 import { emailSession, messageOf, sendText } from './helpers.js';

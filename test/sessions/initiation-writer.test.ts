@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type QueryRunner, createQueryRunner } from '../../src/db/prepared.js';
 import type { ChannelType } from '../../src/domain/channel.js';
 import type { Database } from '../../src/db/types.js';
-import { type InitiationWrite, type WrittenInitiation, writeInitiations } from '../../src/sessions/initiation-repository.js';
+import { type CreateWrite, type WrittenInitiation, writeCreates } from '../../src/sessions/initiation-repository.js';
+import { type OutboxEntry, UNCLAIMED } from '../../src/sessions/outbound-queue.js';
 import { InitiationWriter } from '../../src/sessions/initiation-writer.js';
 import { type TestApp, call, createTestApp } from '../support/app.js';
 import { liveChatWithOperator, newPhone } from '../support/fixtures.js';
@@ -28,7 +29,7 @@ interface Statement {
 }
 
 /**
- * The real query runner, recording every statement (each is one writeInitiations call) and
+ * The real query runner, recording every statement (each is one writeCreates call) and
  * optionally failing some of them before they reach the database.
  */
 function recordingRunner(options: { fail?: (accounts: string[]) => unknown } = {}) {
@@ -53,9 +54,10 @@ function recordingRunner(options: { fail?: (accounts: string[]) => unknown } = {
 }
 
 /** An initiation with an inline contact on an email live chat (the account is the address). */
-function emailWrite(chat: { liveChatId: string; operatorId: string }, overrides: Partial<InitiationWrite> = {}): InitiationWrite {
+function emailWrite(chat: { liveChatId: string; operatorId: string }, overrides: Partial<CreateWrite> = {}): CreateWrite {
   const address = overrides.account ?? newAddress();
   return {
+    kind: 'create',
     liveChatId: chat.liveChatId,
     channel: 'email',
     operatorId: chat.operatorId,
@@ -63,8 +65,8 @@ function emailWrite(chat: { liveChatId: string; operatorId: string }, overrides:
     account: address,
     addAccountTo: null,
     peer: address,
-    message: { text: `Hello ${address}`, template: null },
-    leaseMs: null,
+    message: { text: `Hello ${address}` },
+    outbox: UNCLAIMED,
     at: new Date(),
     ...overrides,
   };
@@ -287,7 +289,7 @@ describe('InitiationWriter (group commit)', () => {
     const writer = new InitiationWriter(db, run, { maxInFlight: 1 });
     const blocker = emailWrite(chat);
     const good1 = emailWrite(chat);
-    const bad = emailWrite(chat, { message: { text: 'nul \u0000 inside', template: null } });
+    const bad = emailWrite(chat, { message: { text: 'nul \u0000 inside' } });
     const good2 = emailWrite(chat);
     const [contactsBefore, sessionsBefore] = [await countRows('contacts'), await countRows('sessions')];
 
@@ -341,7 +343,8 @@ describe('InitiationWriter (group commit)', () => {
     const [phoneA, phoneB] = [newPhone(), newPhone()];
     const created = await call(t.app, 'POST', '/contacts', { name: 'Bo', phones: [phoneA, phoneB] });
     expect(created.statusCode, created.body).toBe(201);
-    const write = (phone: string, text: string): InitiationWrite => ({
+    const write = (phone: string, text: string): CreateWrite => ({
+      kind: 'create',
       liveChatId: chat.liveChatId,
       channel: 'whatsapp',
       operatorId: chat.operatorId,
@@ -349,17 +352,18 @@ describe('InitiationWriter (group commit)', () => {
       account: phone,
       addAccountTo: null,
       peer: phone,
-      message: { text, template: null },
-      leaseMs: null,
+      message: { text },
+      outbox: UNCLAIMED,
       at: new Date(),
     });
     const messagesBefore = await countRows('messages');
 
-    const written = await writeInitiations(db, [write(phoneA, 'for A'), write(phoneB, 'for B')], createQueryRunner(t.database.handle));
+    const written = await writeCreates(db, [write(phoneA, 'for A'), write(phoneB, 'for B')], createQueryRunner(t.database.handle));
 
     // One open session per contact and live chat: only one is written, with its own account and text.
-    expect(written.size).toBe(1);
-    const [index, result] = [...written][0]!;
+    expect(written.filter(Boolean)).toHaveLength(1);
+    const index = written.findIndex(Boolean);
+    const result = written[index]!;
     expect(result.session.account).toBe(index === 0 ? phoneA : phoneB);
     expect(result.message?.text).toBe(index === 0 ? 'for A' : 'for B');
     expect(await countRows('messages')).toBe(messagesBefore + 1);
@@ -402,7 +406,8 @@ describe('InitiationWriter (group commit)', () => {
     const created = await call(t.app, 'POST', '/contacts', { name: 'Ann', phones: [known] });
     expect(created.statusCode, created.body).toBe(201);
     const contactId = created.data.id as string;
-    const extend = (chat: { liveChatId: string; operatorId: string }, phone: string): InitiationWrite => ({
+    const extend = (chat: { liveChatId: string; operatorId: string }, phone: string): CreateWrite => ({
+      kind: 'create',
       liveChatId: chat.liveChatId,
       channel: 'whatsapp' as ChannelType,
       operatorId: chat.operatorId,
@@ -410,8 +415,8 @@ describe('InitiationWriter (group commit)', () => {
       account: phone,
       addAccountTo: 'phones',
       peer: phone,
-      message: { text: null, template: { name: 'welcome', language: 'en_US' } },
-      leaseMs: null,
+      message: { template: { name: 'welcome', language: 'en_US' } },
+      outbox: UNCLAIMED,
       at: new Date(),
     });
     const { run, statements } = recordingRunner();
@@ -452,6 +457,7 @@ describe('InitiationWriter (group commit)', () => {
     const results = await Promise.all(
       chats.map((chat, i) =>
         writer.write({
+          kind: 'create',
           liveChatId: chat.liveChatId,
           channel: 'whatsapp',
           operatorId: chat.operatorId,
@@ -460,7 +466,7 @@ describe('InitiationWriter (group commit)', () => {
           addAccountTo: 'phones',
           peer: phones[i]!,
           message: null,
-          leaseMs: null,
+          outbox: UNCLAIMED,
           at: new Date(),
         }),
       ),
@@ -471,38 +477,31 @@ describe('InitiationWriter (group commit)', () => {
     expect([...contact.phones].sort()).toEqual([...phones].sort());
   });
 
-  it('queues the message already claimed when a lease is given, and unclaimed when not', async () => {
+  it('queues the message with the outbox entry delivery gave: already claimed, or for any dispatcher', async () => {
     const chat = await emailChat();
     const { run, statements } = recordingRunner();
     const writer = new InitiationWriter(db, run, { maxInFlight: 1 });
-    const short = emailWrite(chat, { leaseMs: 45_000 });
-    const long = emailWrite(chat, { leaseMs: 90_000 });
-    const none = emailWrite(chat, { leaseMs: null });
+    const claimed = (leaseMs: number): OutboxEntry => ({ lockedUntil: new Date(Date.now() + leaseMs), attempts: 1 });
+    const short = emailWrite(chat, { outbox: claimed(45_000) });
+    const long = emailWrite(chat, { outbox: claimed(90_000) });
+    const none = emailWrite(chat, { outbox: UNCLAIMED });
 
-    const before = Date.now();
     const [, s, l, n] = await Promise.all([emailWrite(chat), short, long, none].map((w) => writer.write(w)));
-    const after = Date.now();
 
     expect(statements.map((st) => st.accounts.length)).toEqual([1, 3]);
-    for (const [written, leaseMs] of [
-      [s, 45_000],
-      [l, 90_000],
+    for (const [written, write] of [
+      [s, short],
+      [l, long],
     ] as const) {
       const row = await messageRow(written!.message!.id);
       expect(row.attempts).toBe(1);
       expect(row.status).toBe('queued');
-      expect(row.locked_until).toBeInstanceOf(Date);
-      // Now plus the lease (the database's clock is this machine's; a second of slack either way).
-      expect(row.locked_until!.getTime()).toBeGreaterThanOrEqual(before + leaseMs - 1_000);
-      expect(row.locked_until!.getTime()).toBeLessThanOrEqual(after + leaseMs + 1_000);
+      // The lease as given, exactly, so that it can guard the outcome as the claim's identity.
+      expect(row.locked_until!.getTime()).toBe(write.outbox.lockedUntil!.getTime());
       // What the caller got is the stored claim, exactly.
       expect(written!.message!.locked_until!.getTime()).toBe(row.locked_until!.getTime());
       expect(written!.message!.attempts).toBe(1);
-      // Whole milliseconds, so that the lease survives a JS Date and can guard the outcome.
-      const whole = await sql<{ whole: boolean }>`SELECT locked_until = date_trunc('milliseconds', locked_until) AS whole FROM messages WHERE id = ${row.id}`.execute(db);
-      expect(whole.rows[0]!.whole).toBe(true);
     }
-    expect(l!.message!.locked_until!.getTime() - s!.message!.locked_until!.getTime()).toBe(45_000);
     const unclaimed = await messageRow(n!.message!.id);
     expect(unclaimed).toMatchObject({ locked_until: null, attempts: 0, status: 'queued' });
     expect(n!.message).toMatchObject({ locked_until: null, attempts: 0 });
@@ -514,7 +513,7 @@ describe('InitiationWriter (group commit)', () => {
     const writer = new InitiationWriter(db, run, { maxInFlight: 1 });
     const write = emailWrite(chat, {
       contact: { name: 'Ann \uDC00', phones: [], emails: [] },
-      message: { text: 'high \uD800 low \uDC00 pair \uD83D\uDE00 end\uD83D', template: null },
+      message: { text: 'high \uD800 low \uDC00 pair \uD83D\uDE00 end\uD83D' },
     });
     (write.contact as { emails: string[] }).emails = [write.account];
 

@@ -271,6 +271,32 @@ describe('POST /sessions/{id}/messages', () => {
     expect(listed.data.items.map((m: { text: string }) => m.text)).toEqual(texts);
   });
 
+  it('pages through a session’s messages oldest first, 50 by default, without gaps or repeats', async () => {
+    const { session, operatorId } = await openSession();
+    const texts = Array.from({ length: 53 }, (_, i) => `message ${i}`);
+    for (const text of texts) expect((await call(t.app, 'POST', `/sessions/${session.id}/messages`, { operatorId, text })).statusCode).toBe(202);
+
+    const first = await call(t.app, 'GET', `/sessions/${session.id}/messages`);
+    expect(first.data.items).toHaveLength(50);
+    expect(first.data.nextCursor).toEqual(expect.any(String));
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: JsonResponse = await call(t.app, 'GET', `/sessions/${session.id}/messages?limit=20${cursor ? `&cursor=${cursor}` : ''}`);
+      expect(page.statusCode, page.body).toBe(200);
+      seen.push(...page.data.items.map((m: { text: string }) => m.text));
+      cursor = page.data.nextCursor;
+    } while (cursor);
+    expect(seen).toEqual(texts);
+  });
+
+  it('refuses a cursor it did not issue and a limit out of range with 400', async () => {
+    const { session } = await openSession();
+    const forged = Buffer.from(JSON.stringify(['not', 'a seq'])).toString('base64url');
+    expectFieldError(await call(t.app, 'GET', `/sessions/${session.id}/messages?cursor=${forged}`), '/cursor', 'invalid_cursor');
+    expectFieldError(await call(t.app, 'GET', `/sessions/${session.id}/messages?limit=201`), '/limit', 'out_of_range');
+  });
+
   it('answers 409 session_not_open on a closed session', async () => {
     const { session, operatorId } = await openSession();
     await call(t.app, 'POST', `/sessions/${session.id}/close`, {});

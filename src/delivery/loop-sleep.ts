@@ -1,0 +1,33 @@
+/**
+ * The claim loop's sleep: a wake cuts it short, and a wake that comes while the loop is awake
+ * (claiming) makes the next sleep return at once, so no wake is lost. Stopping cuts every
+ * sleep short, also the error backoff that ignores wakes.
+ */
+export class LoopSleep {
+  #wakeRequested = false;
+  #wakeUp: ((stopping: boolean) => void) | null = null;
+
+  /** Forget wakes before this point (the loop is about to look at the outbox). */
+  awake(): void {
+    this.#wakeRequested = false;
+  }
+
+  wake(stopping = false): void {
+    this.#wakeRequested = true;
+    this.#wakeUp?.(stopping);
+  }
+
+  /** Sleeps up to `ms`, or until woken (with `ignoreWake`: until stopped). */
+  sleep(ms: number, options: { ignoreWake?: boolean } = {}): Promise<void> {
+    if (this.#wakeRequested && !options.ignoreWake) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#wakeUp = null;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.#wakeUp = (stopping) => (!options.ignoreWake || stopping ? done() : undefined);
+    });
+  }
+}

@@ -1,0 +1,243 @@
+import { type Account, accountFitsChannel, defaultAccountKind } from '../accounts/accounts.js';
+import { storedAccount } from '../accounts/peer.js';
+import type { ChannelType } from '../domain/channel.js';
+import type { MessageContent } from '../domain/message.js';
+import { Refusal } from '../domain/refusal.js';
+import type { ContactDetails } from './formats.js';
+
+export const WHATSAPP_WINDOW_MS = 24 * 60 * 60 * 1000;
+
+/** A stored session as the checks see it. */
+export interface SessionFact {
+  id: string;
+  liveChatId: string;
+  channel: ChannelType;
+  contactId: string;
+  account: string;
+  peer: string;
+  status: 'open' | 'closed';
+}
+
+/** Someone who wrote to the live chat's channel: the Telegram rule and the WhatsApp window. */
+export interface ChannelContactFact {
+  externalUserId: string;
+  lastInboundAt: Date;
+}
+
+/** What the checks read, loaded before or while deciding; a fact left undefined is not loaded yet. */
+export interface Facts {
+  /** The live chat a new session is for (check 2); null when there is none. */
+  liveChat?: { id: string; channel: ChannelType } | null;
+  /** The session reopened or written on; null when there is none. */
+  session?: SessionFact | null;
+  operatorAssigned?: boolean;
+  /** The existing contact named by `contactId` (check 4); null when there is none. */
+  contact?: ContactDetails | null;
+  /** Who wrote to the channel with the account (checks 8–9); null when nobody did. */
+  channelContact?: ChannelContactFact | null;
+  /** The open session that holds the same person on the live chat (check 10); null when none. */
+  holderId?: string | null;
+}
+export type FactName = keyof Facts;
+
+/** What is asked, after check 1 (formats). */
+export type Ask =
+  | {
+      kind: 'create';
+      liveChatId: string;
+      operatorId: string;
+      contactId: string | null;
+      inlineContact: ContactDetails | null;
+      account: Account | undefined;
+      message: MessageContent | undefined;
+      now: Date;
+    }
+  | { kind: 'reopen'; sessionId: string; operatorId: string; message: MessageContent | undefined; now: Date }
+  | { kind: 'send'; sessionId: string; operatorId: string; message: MessageContent; now: Date }
+  | { kind: 'close'; sessionId: string; operatorId: string | undefined; message?: undefined; now: Date };
+
+/** What the checks establish on the way: where, and how the person is reached. */
+export interface Reach {
+  liveChatId?: string;
+  channel?: ChannelType;
+  account?: Account;
+  /** The provider's identity of the person, which the one-open-session rule also keys on. */
+  peer?: string;
+}
+
+/** One rule of the contract, as a pure function over loaded facts. */
+export interface Check {
+  readonly name: string;
+  /** The facts it reads for this request, given what the checks before it established. */
+  reads(ask: Ask, reach: Reach): readonly FactName[];
+  /** The refusal, or undefined when the rule holds (it may then add to `reach`). */
+  run(ask: Ask, facts: Facts, reach: Reach): Refusal | undefined;
+}
+
+const sessionIdOf = (ask: Ask) => (ask.kind === 'create' ? '' : ask.sessionId);
+const channelOf = (reach: Reach) => reach.channel!;
+
+/** Check 2 (create): the live chat exists. */
+export const liveChatExists: Check = {
+  name: 'live_chat',
+  reads: () => ['liveChat'],
+  run(ask, facts, reach) {
+    if (!facts.liveChat) return new Refusal('live_chat_not_found', `Live chat ${(ask as { liveChatId: string }).liveChatId} does not exist.`);
+    reach.liveChatId = facts.liveChat.id;
+    reach.channel = facts.liveChat.channel;
+  },
+};
+
+/** Reopen and send: the session exists; it names the live chat and how the person is reached. */
+export const sessionExists: Check = {
+  name: 'session',
+  reads: () => ['session'],
+  run(ask, facts, reach) {
+    const session = facts.session;
+    if (!session) return new Refusal('session_not_found', `Session ${sessionIdOf(ask)} does not exist.`);
+    reach.liveChatId = session.liveChatId;
+    reach.channel = session.channel;
+    reach.account = storedAccount(session.account);
+    reach.peer = session.peer;
+  },
+};
+
+/** Check 3: the operator is assigned to the live chat (closing names one only optionally). */
+export const operatorAssigned: Check = {
+  name: 'operator',
+  reads: (ask) => (ask.operatorId === undefined ? [] : ['operatorAssigned']),
+  run(ask, facts, reach) {
+    if (ask.operatorId !== undefined && !facts.operatorAssigned) {
+      return new Refusal('operator_not_assigned', `Operator ${ask.operatorId} is not assigned to live chat ${reach.liveChatId}.`);
+    }
+  },
+};
+
+/** Check 4: a contact named by id exists. */
+export const contactExists: Check = {
+  name: 'contact',
+  reads: (ask) => (ask.kind === 'create' && ask.contactId !== null ? ['contact'] : []),
+  run(ask, facts) {
+    if (ask.kind === 'create' && ask.contactId !== null && !facts.contact) return new Refusal('contact_not_found', `Contact ${ask.contactId} does not exist.`);
+  },
+};
+
+/**
+ * Check 5: the account that reaches the person fits the channel — the one given, or the
+ * contact's only phone (messengers) or only email (inbox).
+ */
+export const accountFits: Check = {
+  name: 'account',
+  reads: (ask) => (ask.kind === 'create' && ask.account === undefined && ask.contactId !== null ? ['contact'] : []),
+  run(ask, facts, reach) {
+    if (ask.kind !== 'create') return;
+    const channel = channelOf(reach);
+    const given = ask.account;
+    if (given) {
+      if (!accountFitsChannel(given.kind, channel)) {
+        const wants = channel === 'email' ? 'an email address' : channel === 'telegram' ? 'a phone number or @username' : 'a phone number';
+        return new Refusal('account_channel_mismatch', `A ${channel} live chat reaches people by ${wants}, not by ${describeKind(given.kind)}.`);
+      }
+      reach.account = given;
+      return;
+    }
+    const details = ask.inlineContact ?? facts.contact ?? { phones: [], emails: [] };
+    const kind = defaultAccountKind(channel);
+    const candidates = kind === 'phone' ? details.phones : details.emails;
+    if (candidates.length !== 1) {
+      const [one, many] = kind === 'phone' ? ['phone number', 'phone numbers'] : ['email address', 'email addresses'];
+      return new Refusal(
+        'account_required',
+        candidates.length === 0 ? `The contact has no ${one}; give \`account\`.` : `The contact has ${candidates.length} ${many}; give \`account\` to pick one.`,
+      );
+    }
+    reach.account = { kind, value: candidates[0]! };
+  },
+};
+
+/** Check 5, the message's part: templates exist on WhatsApp only. */
+export const contentFits: Check = {
+  name: 'content',
+  reads: () => [],
+  run(ask, _facts, reach) {
+    const channel = channelOf(reach);
+    if (ask.message?.template && channel !== 'whatsapp') {
+      return new Refusal('template_not_supported', `Templates are a WhatsApp feature; send text on a ${channel} live chat.`);
+    }
+  },
+};
+
+/** Check 8: a Telegram bot cannot write first, so the person must have written to it. */
+export const telegramPriorContact: Check = {
+  name: 'telegram_prior_contact',
+  reads: (_ask, reach) => (reach.channel === 'telegram' ? ['channelContact'] : []),
+  run(_ask, facts, reach) {
+    if (reach.channel !== 'telegram') return;
+    const account = reach.account!;
+    if (!facts.channelContact) {
+      const how = account.kind === 'phone' ? ' and shared this phone number with it' : '';
+      return new Refusal('telegram_no_prior_contact', `${account.value} has not written to this bot${how}; a Telegram bot cannot start a conversation.`);
+    }
+    reach.peer = `tg:${facts.channelContact.externalUserId}`;
+  },
+};
+
+/** Check 9: WhatsApp takes free text only within 24 h of the person's last message; a template always. */
+export const whatsAppWindow: Check = {
+  name: 'whatsapp_window',
+  reads: (ask, reach) => (reach.channel === 'whatsapp' && ask.message?.text !== undefined ? ['channelContact'] : []),
+  run(ask, facts, reach) {
+    if (reach.channel !== 'whatsapp' || ask.message?.text === undefined) return;
+    const known = facts.channelContact;
+    if (!known || ask.now.getTime() - known.lastInboundAt.getTime() > WHATSAPP_WINDOW_MS) {
+      return new Refusal(
+        'whatsapp_template_required',
+        'WhatsApp accepts free text only within 24 hours of the person’s last message; send an approved template instead.',
+      );
+    }
+  },
+};
+
+/** Reopen: only a closed session opens again. */
+export const sessionClosed: Check = {
+  name: 'session_closed',
+  reads: () => ['session'],
+  run(_ask, facts) {
+    const session = facts.session!;
+    if (session.status === 'open') return alreadyOpen(session.id);
+  },
+};
+
+/** Send: messages go on open sessions only. */
+export const sessionOpen: Check = {
+  name: 'session_open',
+  reads: () => ['session'],
+  run(_ask, facts) {
+    const session = facts.session!;
+    if (session.status !== 'open') return new Refusal('session_not_open', `Session ${session.id} is closed; reopen it first.`);
+  },
+};
+
+/** Check 10: no open session on the live chat with the same person (account, contact or peer). */
+export const noOpenSession: Check = {
+  name: 'open_session',
+  reads: () => ['holderId'],
+  run(_ask, facts) {
+    if (facts.holderId) return alreadyOpen(facts.holderId);
+  },
+};
+
+export const alreadyOpen = (existingSessionId: string) =>
+  new Refusal('session_already_open', `An open session with this person already exists on this live chat: ${existingSessionId}.`, { existingSessionId });
+
+/** The contract's checks 2–10 for each request, in the contract's order. */
+export const CHECKS: Record<Ask['kind'], readonly Check[]> = {
+  create: [liveChatExists, operatorAssigned, contactExists, accountFits, contentFits, telegramPriorContact, whatsAppWindow, noOpenSession],
+  reopen: [sessionExists, operatorAssigned, sessionClosed, contentFits, telegramPriorContact, whatsAppWindow, noOpenSession],
+  send: [sessionExists, operatorAssigned, sessionOpen, contentFits, whatsAppWindow],
+  close: [sessionExists, operatorAssigned],
+};
+
+function describeKind(kind: Account['kind']): string {
+  return kind === 'email' ? 'an email address' : kind === 'username' ? 'a @username' : 'a phone number';
+}

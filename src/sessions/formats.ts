@@ -1,0 +1,72 @@
+import type { Static } from 'typebox';
+import { type Account, parseAccount } from '../accounts/accounts.js';
+import { type ContactInput, normaliseContactDetails } from '../contacts/service.js';
+import type { MessageContent } from '../domain/message.js';
+import { type FieldError, validationFailed } from '../domain/refusal.js';
+import type { MessageContentSchema } from './schemas.js';
+
+/** A message body as the API takes it: exactly one of text and template (checked here). */
+export type MessageInput = Static<typeof MessageContentSchema>;
+
+/** A contact's phones (E.164) and emails (lower-cased domain). */
+export interface ContactDetails {
+  phones: string[];
+  emails: string[];
+}
+
+/** Field errors for a message body that must carry exactly one of text and template. */
+function messageErrors(message: MessageInput | undefined, pointer: string): FieldError[] {
+  if (!message) return [];
+  const has = Number(message.text !== undefined) + Number(message.template !== undefined);
+  if (has === 1) return [];
+  return [{ field: pointer, code: has === 0 ? 'message_content_required' : 'message_content_ambiguous', message: 'Give exactly one of text and template.' }];
+}
+
+function toContent(message: MessageInput): MessageContent {
+  return message.template !== undefined ? { template: message.template } : { text: message.text! };
+}
+
+/** Check 1 for a message alone (reopen, send): its content, or 400 validation_failed. */
+export function checkMessage(message: MessageInput, pointer: string): MessageContent;
+export function checkMessage(message: MessageInput | undefined, pointer: string): MessageContent | undefined;
+export function checkMessage(message: MessageInput | undefined, pointer: string): MessageContent | undefined {
+  const errors = messageErrors(message, pointer);
+  if (errors.length > 0) throw validationFailed(errors);
+  return message && toContent(message);
+}
+
+/** Parses `account` with its JSON Pointer; undefined input stays undefined. */
+export function parseAccountField(input: string | undefined, errors: FieldError[]): Account | undefined {
+  if (input === undefined) return undefined;
+  const parsed = parseAccount(input);
+  if (parsed.ok) return parsed.value;
+  errors.push({ field: '/account', ...parsed.error });
+  return undefined;
+}
+
+/** A POST /sessions body after check 1: parsed account, normalised inline contact, one content type. */
+export interface CheckedInitiation {
+  contactId: string | null;
+  inlineContact: (ContactDetails & { name: string }) | null;
+  account: Account | undefined;
+  message: MessageContent | undefined;
+}
+
+/** Check 1 of the contract for POST /sessions: every format at once, as one 400 validation_failed. */
+export function checkInitiationFormats(input: { contactId?: string | undefined; contact?: ContactInput | undefined; account?: string | undefined; message?: MessageInput | undefined }): CheckedInitiation {
+  const errors: FieldError[] = [];
+  if ((input.contactId === undefined) === (input.contact === undefined)) {
+    errors.push({ field: '/contactId', code: 'contact_choice_required', message: 'Give exactly one of contactId and contact.' });
+  }
+  const account = parseAccountField(input.account, errors);
+  const inline = input.contact ? normaliseContactDetails(input.contact, '/contact') : undefined;
+  if (inline) errors.push(...inline.errors);
+  errors.push(...messageErrors(input.message, '/message'));
+  if (errors.length > 0) throw validationFailed(errors);
+  return {
+    contactId: input.contactId ?? null,
+    inlineContact: input.contact ? { name: input.contact.name, phones: inline?.phones ?? [], emails: inline?.emails ?? [] } : null,
+    account,
+    message: input.message && toContent(input.message),
+  };
+}
