@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A curl walkthrough of the API: create a live chat, assign an operator, initiate a session
-# with a new customer, and see the second attempt refused with 409.
+# with a new customer, see the second attempt refused with 409, and take a session from the
+# queue that a customer's own message opened.
 #
 #   BASE_URL=http://localhost:3000 ADMIN_API_KEY=... bash docs/walkthrough.sh
 #
@@ -26,7 +27,8 @@ step() {
     exit 1
   fi
 }
-field() { node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s)[process.argv[1]]))' "$1" <<<"$BODY"; }
+# field PATH: a value of the last response, e.g. `field id` or `field items.0.id`.
+field() { node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(process.argv[1].split(".").reduce((v,k)=>v?.[k],JSON.parse(s))))' "$1" <<<"$BODY"; }
 
 # 1. Connect a WhatsApp Business number as a live chat (admin). Secrets are write-only.
 step "create a live chat" 201 -X POST "$BASE_URL/live-chats" -H "$AUTH" -H "$JSON" -d '{
@@ -62,5 +64,22 @@ step "list its messages" 200 "$BASE_URL/sessions/$SESSION_ID/messages" -H "$AUTH
 step "close the session" 200 -X POST "$BASE_URL/sessions/$SESSION_ID/close" -H "$AUTH" -H "$JSON" -d '{}'
 step "reopen the session" 200 -X POST "$BASE_URL/sessions/$SESSION_ID/reopen" -H "$AUTH" -H "$JSON" -d '{ "operatorId": "op-17" }'
 
+# 7. A customer writes first (here: the webhook WhatsApp would send, signed with the app
+#    secret). Their message opens a session in the live chat's queue, with no operator yet.
+NOW="$(date +%s)"
+WA_BODY='{"object":"whatsapp_business_account","entry":[{"id":"102290129340398","changes":[{"field":"messages","value":{
+  "messaging_product":"whatsapp","metadata":{"display_phone_number":"15550783881","phone_number_id":"106540352242922"},
+  "contacts":[{"profile":{"name":"Sheena"},"wa_id":"4915223456789"}],
+  "messages":[{"from":"4915223456789","id":"wamid.walkthrough-'"$NOW"'","timestamp":"'"$NOW"'","type":"text","text":{"body":"Hello, is anyone there?"}}]}}]}]}'
+SIGNATURE="sha256=$(printf '%s' "$WA_BODY" | openssl dgst -sha256 -hmac 'your-app-secret' | sed 's/^.* //')"
+step "a customer writes first" 200 -X POST "$BASE_URL/webhooks/whatsapp/$LIVE_CHAT_ID" -H "$JSON" -H "X-Hub-Signature-256: $SIGNATURE" -d "$WA_BODY"
+
+# 8. The queue: open sessions nobody has taken. The operator takes it and answers (free text is
+#    fine: the customer wrote within the last 24 hours).
+step "list the queue" 200 "$BASE_URL/sessions?liveChatId=$LIVE_CHAT_ID&unassigned=true&status=open" -H "$AUTH"
+QUEUED_ID="$(field items.0.id)"
+step "take it from the queue" 200 -X POST "$BASE_URL/sessions/$QUEUED_ID/assign" -H "$AUTH" -H "$JSON" -d '{ "operatorId": "op-17" }'
+step "answer the customer" 202 -X POST "$BASE_URL/sessions/$QUEUED_ID/messages" -H "$AUTH" -H "$JSON" -d '{ "operatorId": "op-17", "text": "Hi Sheena, how can we help?" }'
+
 echo
-echo "Walkthrough complete: live chat $LIVE_CHAT_ID, session $SESSION_ID."
+echo "Walkthrough complete: live chat $LIVE_CHAT_ID, session $SESSION_ID, taken from the queue $QUEUED_ID."

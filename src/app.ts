@@ -22,6 +22,7 @@ import { apiKeyRoutes } from './api-keys/routes.js';
 import { liveChatRoutes } from './live-chats/routes.js';
 import { contactRoutes } from './contacts/routes.js';
 import { sessionRoutes } from './sessions/routes.js';
+import { messageRoutes } from './sessions/message-routes.js';
 import { webhookRoutes } from './webhooks/routes.js';
 import { type ChannelRegistry, createChannelRegistry } from './channels/registry.js';
 import { createDispatcher } from './delivery/create-dispatcher.js';
@@ -102,6 +103,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   await app.register(liveChatRoutes, { liveChats: services.liveChats });
   await app.register(contactRoutes, { contacts: services.contacts });
   await app.register(sessionRoutes, services);
+  await app.register(messageRoutes, services);
   await app.register(webhookRoutes, { db: database.db, liveChats: services.liveChats, clock });
 
   return app as unknown as App;

@@ -189,7 +189,7 @@ export interface paths {
         put?: never;
         /**
          * Initiate a session with a customer
-         * @description Checks, in order: formats (400), live chat exists (404 `live_chat_not_found`), operator assigned (403 `operator_not_assigned`), contact exists (404 `contact_not_found`), account fits the channel (422 `account_channel_mismatch`, `account_required`, `template_not_supported`), Telegram prior contact (422 `telegram_no_prior_contact`), WhatsApp 24-hour window for free text (422 `whatsapp_template_required`), no open session with the same person (409 `session_already_open`). A refusal changes nothing.
+         * @description Checks, in order: formats (400), live chat exists (404 `live_chat_not_found`), operator assigned (403 `operator_not_assigned`), contact exists (404 `contact_not_found`), account fits the channel (422 `account_channel_mismatch`, `account_required`, `template_not_supported`, `subject_not_supported`), Telegram prior contact (422 `telegram_no_prior_contact`), WhatsApp 24-hour window for free text (422 `whatsapp_template_required`), no open session with the same person (409 `session_already_open`). A refusal changes nothing.
          */
         post: operations["createSession"];
         delete?: never;
@@ -209,6 +209,23 @@ export interface paths {
         get: operations["getSession"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/sessions/{id}/assign": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Assign an open session to an operator (take it from the queue, or hand it over) */
+        post: operations["assignSession"];
         delete?: never;
         options?: never;
         head?: never;
@@ -278,7 +295,7 @@ export interface paths {
         put?: never;
         /**
          * Receive a Telegram Update
-         * @description Called by Telegram (setWebhook). Records the person as having written to the bot (user id, chat id, username, and their phone when they shared their own contact) and stores a text on their open session. A replayed update_id changes nothing; update types not used are acknowledged and ignored.
+         * @description Called by Telegram (setWebhook). Records the person as having written to the bot (user id, chat id, username, and their phone when they shared their own contact) and stores their message of any kind on their open session, else on a new one in the queue (`origin: inbound`, no operator). A replayed update_id changes nothing; update types not used are acknowledged and ignored.
          */
         post: operations["receiveTelegramUpdate"];
         delete?: never;
@@ -302,9 +319,29 @@ export interface paths {
         put?: never;
         /**
          * Receive WhatsApp messages and delivery statuses
-         * @description Called by Meta. The signature is checked over the exact raw body. `messages[]` record the sender, opening their 24-hour window, and are stored on their open session; `statuses[]` move outbound messages by providerMessageId to sent, delivered, read or failed, never backwards. A replayed wamid changes nothing.
+         * @description Called by Meta. The signature is checked over the exact raw body. `messages[]` of every type record the sender, opening their 24-hour window, and are stored on their open session, else on a new one in the queue (`origin: inbound`, no operator; a new contact is named from `contacts[].profile.name`); `statuses[]` move outbound messages by providerMessageId to sent, delivered, read or failed, never backwards. A replayed wamid changes nothing.
          */
         post: operations["receiveWhatsAppNotification"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/webhooks/email/{liveChatId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Receive an email sent to the inbox (raw RFC 5322, as a mail server pipes it)
+         * @description The body is one raw email, `Content-Type: message/rfc822`, up to 10 MB. It is stored on the session whose sent message it answers (In-Reply-To, References) while that session is open, else on the sender’s open session, else on a new session in the queue. The plain-text body is its text (HTML-only mail converted), attachments are kept as media metadata. The same Message-ID twice is stored once.
+         */
+        post: operations["receiveEmail"];
         delete?: never;
         options?: never;
         head?: never;
@@ -365,6 +402,8 @@ export interface components {
                     username?: string;
                     passwordSet: boolean;
                 };
+                /** @description Whether POST /webhooks/email/{id} takes mail in (with `Authorization: Bearer <inboundSecret>`). */
+                inboundSecretSet: boolean;
             };
             /**
              * Format: date-time
@@ -406,8 +445,10 @@ export interface components {
             contactId: string;
             /** @description Normalised: E.164, @username or email. */
             account: string;
-            /** @description The operator the session is assigned to. */
-            operatorId: string;
+            /** @description The operator the session is assigned to; null while a session a customer’s message opened waits in the queue. */
+            operatorId: string | null;
+            /** @description `operator`: initiated with POST /sessions; `inbound`: opened by the customer’s message. */
+            origin: "operator" | "inbound";
             status: "open" | "closed";
             /**
              * Format: date-time
@@ -427,12 +468,25 @@ export interface components {
             /** Format: uuid */
             sessionId: string;
             direction: "outbound" | "inbound";
+            /** @description A Telegram photo is `image`, a voice note `audio`; an email is `text`. */
+            kind: "text" | "template" | "image" | "video" | "audio" | "document" | "sticker" | "location" | "contacts" | "other";
+            /** @description The text, a caption, or an email’s plain-text body. */
             text: string | null;
             template: {
                 name: string;
                 language: string;
                 parameters?: string[];
             } | null;
+            /** @description The file of an image, video, audio, document or sticker; null for other kinds. */
+            media: {
+                /** @description The provider’s id of the file (the bytes stay with the provider). */
+                providerMediaId: string;
+                mimeType: string | null;
+                fileName: string | null;
+                caption: string | null;
+            } | null;
+            /** @description An email’s subject; null on the messengers. */
+            subject: string | null;
             status: "queued" | "sent" | "delivered" | "read" | "failed" | "received";
             providerMessageId: string | null;
             error: {
@@ -912,6 +966,8 @@ export interface operations {
                             /** @description SMTP password. Write-only. */
                             password?: string;
                         };
+                        /** @description Bearer secret of POST /webhooks/email/{id}, the inbound mail webhook; without it no mail is taken in. Write-only. */
+                        inboundSecret?: string;
                     };
                 };
             };
@@ -1105,6 +1161,8 @@ export interface operations {
                             /** @description SMTP password. Write-only. */
                             password?: string;
                         };
+                        /** @description Bearer secret of POST /webhooks/email/{id}, the inbound mail webhook; without it no mail is taken in. Write-only. */
+                        inboundSecret?: string;
                     };
                 };
             };
@@ -1809,6 +1867,9 @@ export interface operations {
                 operatorId?: string;
                 contactId?: string;
                 account?: string;
+                /** @description `true`: sessions nobody has taken (the queue, with `status=open`); `false`: assigned ones. */
+                unassigned?: boolean;
+                origin?: "operator" | "inbound";
                 limit?: number;
                 /** @description Opaque; `nextCursor` of the previous page. */
                 cursor?: string;
@@ -1914,9 +1975,11 @@ export interface operations {
                     };
                     /** @description Phone in full international format with + (messengers), @username (Telegram) or an email address (inbox). */
                     account?: string;
-                    /** @description Exactly one of `text` and `template` (WhatsApp only). */
+                    /** @description Exactly one of `text` (with an email’s optional `subject`) and `template` (WhatsApp only). */
                     message?: {
                         text?: string;
+                        /** @description Email only. Without one, the first email of a session takes the live chat’s name and later ones reply as `Re: <first subject>`. */
+                        subject?: string;
                         template?: {
                             /** @description An approved WhatsApp template name. */
                             name: string;
@@ -1984,7 +2047,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A channel rule refused: `account_channel_mismatch`, `account_required`, `template_not_supported`, `telegram_no_prior_contact`, `whatsapp_template_required`. The Idempotency-Key was used with another body (`idempotency_key_reused`). */
+            /** @description A channel rule refused: `account_channel_mismatch`, `account_required`, `template_not_supported`, `subject_not_supported`, `telegram_no_prior_contact`, `whatsapp_template_required`. The Idempotency-Key was used with another body (`idempotency_key_reused`). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2071,6 +2134,107 @@ export interface operations {
             };
             /** @description No session with this id (`session_not_found`). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Over the per-key rate limit (`rate_limited`). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure (`internal_error`); no internals are shown. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is out of reach (`database_unavailable`); see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    assignSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Opaque id from the company user directory. */
+                    operatorId: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Session"];
+                };
+            };
+            /** @description The request is malformed (`validation_failed`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No API key, or an unknown or revoked one (`unauthorized`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The operator is not assigned to the live chat (`operator_not_assigned`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No session with this id (`session_not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The session is closed (`session_not_open`). */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2216,9 +2380,11 @@ export interface operations {
                 "application/json": {
                     /** @description Opaque id from the company user directory. */
                     operatorId: string;
-                    /** @description Exactly one of `text` and `template` (WhatsApp only). */
+                    /** @description Exactly one of `text` (with an email’s optional `subject`) and `template` (WhatsApp only). */
                     message?: {
                         text?: string;
+                        /** @description Email only. Without one, the first email of a session takes the live chat’s name and later ones reply as `Re: <first subject>`. */
+                        subject?: string;
                         template?: {
                             /** @description An approved WhatsApp template name. */
                             name: string;
@@ -2286,7 +2452,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `telegram_no_prior_contact`, `whatsapp_template_required` or `template_not_supported`. The Idempotency-Key was used with another body (`idempotency_key_reused`). */
+            /** @description `telegram_no_prior_contact`, `whatsapp_template_required`, `template_not_supported` or `subject_not_supported`. The Idempotency-Key was used with another body (`idempotency_key_reused`). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2435,6 +2601,8 @@ export interface operations {
                     /** @description Opaque id from the company user directory. */
                     operatorId: string;
                     text?: string;
+                    /** @description Email only. Without one, the first email of a session takes the live chat’s name and later ones reply as `Re: <first subject>`. */
+                    subject?: string;
                     template?: {
                         /** @description An approved WhatsApp template name. */
                         name: string;
@@ -2501,7 +2669,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `whatsapp_template_required` or `template_not_supported`. The Idempotency-Key was used with another body (`idempotency_key_reused`). */
+            /** @description `whatsapp_template_required`, `template_not_supported` or `subject_not_supported`. The Idempotency-Key was used with another body (`idempotency_key_reused`). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2568,9 +2736,58 @@ export interface operations {
                             id: number;
                             is_bot?: boolean;
                             first_name?: string;
+                            last_name?: string;
                             username?: string;
                         };
                         text?: string;
+                        caption?: string;
+                        photo?: {
+                            file_id: string;
+                            width?: number;
+                            height?: number;
+                        }[];
+                        document?: {
+                            file_id: string;
+                            file_name?: string;
+                            mime_type?: string;
+                        };
+                        animation?: {
+                            file_id: string;
+                            file_name?: string;
+                            mime_type?: string;
+                        };
+                        video?: {
+                            file_id: string;
+                            file_name?: string;
+                            mime_type?: string;
+                        };
+                        video_note?: {
+                            file_id: string;
+                            file_name?: string;
+                            mime_type?: string;
+                        };
+                        voice?: {
+                            file_id: string;
+                            file_name?: string;
+                            mime_type?: string;
+                        };
+                        audio?: {
+                            file_id: string;
+                            file_name?: string;
+                            mime_type?: string;
+                        };
+                        sticker?: {
+                            file_id: string;
+                            emoji?: string;
+                        };
+                        location?: {
+                            latitude: number;
+                            longitude: number;
+                        };
+                        venue?: {
+                            title?: string;
+                            address?: string;
+                        };
                         contact?: {
                             phone_number: string;
                             first_name?: string;
@@ -2737,6 +2954,12 @@ export interface operations {
                                     phone_number_id: string;
                                     display_phone_number?: string;
                                 };
+                                contacts?: {
+                                    wa_id?: string;
+                                    profile?: {
+                                        name?: string;
+                                    };
+                                }[];
                                 messages?: {
                                     /** @description The sender’s wa_id (digits). */
                                     from: string;
@@ -2744,12 +2967,76 @@ export interface operations {
                                     id: string;
                                     /** @description Unix seconds. */
                                     timestamp: string;
+                                    /** @description `text`, `image`, `video`, `audio`, `document`, `sticker`, `location`, `contacts`, `interactive`, `button`, `reaction`, `unsupported`, … */
                                     type: string;
                                     text?: {
                                         body: string;
                                     };
                                     button?: {
                                         text: string;
+                                    };
+                                    image?: {
+                                        /** @description The media id; the bytes are fetched from the Graph API. */
+                                        id: string;
+                                        mime_type?: string;
+                                        caption?: string;
+                                        filename?: string;
+                                    };
+                                    video?: {
+                                        /** @description The media id; the bytes are fetched from the Graph API. */
+                                        id: string;
+                                        mime_type?: string;
+                                        caption?: string;
+                                        filename?: string;
+                                    };
+                                    audio?: {
+                                        /** @description The media id; the bytes are fetched from the Graph API. */
+                                        id: string;
+                                        mime_type?: string;
+                                        caption?: string;
+                                        filename?: string;
+                                    };
+                                    document?: {
+                                        /** @description The media id; the bytes are fetched from the Graph API. */
+                                        id: string;
+                                        mime_type?: string;
+                                        caption?: string;
+                                        filename?: string;
+                                    };
+                                    sticker?: {
+                                        /** @description The media id; the bytes are fetched from the Graph API. */
+                                        id: string;
+                                        mime_type?: string;
+                                        caption?: string;
+                                        filename?: string;
+                                    };
+                                    location?: {
+                                        latitude: number;
+                                        longitude: number;
+                                        name?: string;
+                                        address?: string;
+                                    };
+                                    contacts?: {
+                                        name?: {
+                                            formatted_name?: string;
+                                        };
+                                        phones?: {
+                                            phone?: string;
+                                        }[];
+                                    }[];
+                                    interactive?: {
+                                        type?: string;
+                                        button_reply?: {
+                                            title?: string;
+                                        };
+                                        list_reply?: {
+                                            title?: string;
+                                            description?: string;
+                                        };
+                                    };
+                                    reaction?: {
+                                        emoji?: string;
+                                        message_id?: string;
                                     };
                                 }[];
                                 statuses?: {
@@ -2809,6 +3096,92 @@ export interface operations {
             };
             /** @description No WhatsApp live chat with this id (`live_chat_not_found`). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure (`internal_error`); no internals are shown. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is out of reach (`database_unavailable`); see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    receiveEmail: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                liveChatId: string;
+            };
+            cookie?: never;
+        };
+        /** @description The raw message (RFC 5322). */
+        requestBody: {
+            content: {
+                "message/rfc822": string;
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description `duplicate`: a message with this Message-ID was stored before and nothing changed now. */
+                        outcome: "processed" | "duplicate";
+                        /** @description The session the email was stored on. */
+                        sessionId: string | null;
+                    };
+                };
+            };
+            /** @description The request is malformed (`validation_failed`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Authorization is not `Bearer <inboundSecret>` of this inbox, or the inbox has none (`invalid_inbound_secret`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No email live chat with this id (`live_chat_not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The message is larger than 10 MB (`payload_too_large`). */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };

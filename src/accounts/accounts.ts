@@ -2,9 +2,10 @@ import { parsePhoneNumberFromString, validatePhoneNumberLength } from 'libphonen
 import type { ChannelType } from '../domain/channel.js';
 import type { FieldError } from '../domain/refusal.js';
 
-export type AccountKind = 'phone' | 'username' | 'email';
+/** `telegram_user`: `tg:<user id>`, for a Telegram person with neither a shared phone nor a username. */
+export type AccountKind = 'phone' | 'username' | 'email' | 'telegram_user';
 
-/** A customer's address on a channel, normalised: E.164, `@username` lower-cased, or an email. */
+/** A customer's address on a channel, normalised: E.164, `@username` lower-cased, `tg:<user id>`, or an email. */
 export interface Account {
   kind: AccountKind;
   value: string;
@@ -17,6 +18,8 @@ const PHONE_FORMATTING = /^[\d\s\-.()+]+$/;
 const EMAIL = /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/;
 // Telegram usernames: 5–32 characters, letters, digits and underscores, starting with a letter.
 const TELEGRAM_USERNAME = /^@[A-Za-z][A-Za-z0-9_]{3,31}$/;
+// Telegram user ids: positive integers (up to 52 bits).
+const TELEGRAM_USER = /^tg:[1-9]\d{0,15}$/;
 
 /**
  * Normalises a phone number given in full international format (`+` and country code;
@@ -79,9 +82,15 @@ export function normaliseEmail(input: string): ParseResult<string> {
   return { ok: true, value: `${trimmed.slice(0, at)}@${trimmed.slice(at + 1).toLowerCase()}` };
 }
 
-/** Parses an `account` field: `@username`, an email address (contains `@` after text) or a phone. */
+/** Parses an `account` field: `@username`, `tg:<user id>`, an email address (contains `@` after text) or a phone. */
 export function parseAccount(input: string): ParseResult<Account> {
   const trimmed = input.trim();
+  if (/^tg:/i.test(trimmed)) {
+    if (!TELEGRAM_USER.test(trimmed.toLowerCase())) {
+      return { ok: false, error: { code: 'invalid_telegram_user', message: 'A Telegram user is tg: and the numeric user id, e.g. tg:123456789.' } };
+    }
+    return { ok: true, value: { kind: 'telegram_user', value: trimmed.toLowerCase() } };
+  }
   if (trimmed.startsWith('@')) {
     if (!TELEGRAM_USERNAME.test(trimmed)) {
       return { ok: false, error: { code: 'invalid_username', message: 'A Telegram username is @ and 5–32 letters, digits or underscores.' } };
@@ -98,7 +107,7 @@ export function parseAccount(input: string): ParseResult<Account> {
 
 const KINDS_BY_CHANNEL: Record<ChannelType, readonly AccountKind[]> = {
   whatsapp: ['phone'],
-  telegram: ['phone', 'username'],
+  telegram: ['phone', 'username', 'telegram_user'],
   email: ['email'],
 };
 

@@ -13,5 +13,5 @@ export function peerOf(channel: ChannelType, account: Account): string {
 
 /** The Account behind a session's stored (already normalised) account. */
 export function storedAccount(value: string): Account {
-  return { kind: value.startsWith('@') ? 'username' : value.includes('@') ? 'email' : 'phone', value };
+  return { kind: value.startsWith('@') ? 'username' : value.startsWith('tg:') ? 'telegram_user' : value.includes('@') ? 'email' : 'phone', value };
 }

@@ -56,7 +56,7 @@ export async function recordChannelContact(db: Db, s: ChannelContactSighting): P
     .executeTakeFirstOrThrow();
 }
 
-/** The person behind a normalised account (`+E164` or `@username`), if they wrote to the channel. */
+/** The person behind a normalised account (`+E164`, `@username` or `tg:<user id>`), if they wrote to the channel. */
 export function findChannelContactByAccount(
   db: Db,
   liveChatId: string,
@@ -66,6 +66,8 @@ export function findChannelContactByAccount(
   let q = db.selectFrom('channel_contacts').selectAll().where('live_chat_id', '=', liveChatId);
   if (account.startsWith('@')) {
     q = q.where(sql<boolean>`lower(username) = ${account.slice(1).toLowerCase()}`);
+  } else if (account.startsWith('tg:')) {
+    q = q.where('external_user_id', '=', account.slice(3));
   } else if (channel === 'whatsapp') {
     // WhatsApp identifies people by wa_id, the number's digits; their phone is kept in peer form.
     q = q.where((eb) => eb.or([eb('phone', '=', whatsAppPeer(account)), eb('external_user_id', '=', account.replace(/^\+/, ''))]));

@@ -46,7 +46,8 @@ export class EmailClient implements ChannelClient {
       await this.#transportFor(liveChat, channel).sendMail({
         from: { name: liveChat.name, address: channel.address },
         to: message.to,
-        subject: thread.length > 0 ? `Re: ${emailSubject(liveChat)}` : emailSubject(liveChat),
+        // Stored with the message (see the sessions' writes); a message queued before subjects were stored takes the name.
+        subject: message.content.subject ?? liveChat.name,
         text: message.content.text,
         messageId,
         ...(thread.length > 0 ? { inReplyTo: thread.at(-1), references: thread } : {}),
@@ -77,11 +78,6 @@ export class EmailClient implements ChannelClient {
     this.#transports.set(liveChat.id, { version, transport });
     return transport;
   }
-}
-
-/** "Message from <live chat>": names who writes, since the person did not start this thread. */
-export function emailSubject(liveChat: Pick<LiveChat, 'name'>): string {
-  return `Message from ${liveChat.name}`;
 }
 
 function createPooledTransport(channel: EmailChannel, timeoutMs: number) {

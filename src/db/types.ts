@@ -1,7 +1,7 @@
 import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
 import type { ChannelType } from '../domain/channel.js';
-import type { MessageDirection, MessageError, MessageStatus, MessageTemplate } from '../domain/message.js';
-import type { SessionStatus } from '../domain/session.js';
+import type { MessageDirection, MessageError, MessageKind, MessageMedia, MessageStatus, MessageTemplate } from '../domain/message.js';
+import type { SessionOrigin, SessionStatus } from '../domain/session.js';
 
 type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
 type UpdatedAt = ColumnType<Date, Date | string | undefined, Date | string>;
@@ -49,7 +49,9 @@ export interface SessionsTable {
   contact_id: string;
   account: string;
   peer: string;
-  operator_id: string;
+  /** Null only while a session a customer's message opened waits in the queue. */
+  operator_id: string | null;
+  origin: ColumnType<SessionOrigin, SessionOrigin | undefined, SessionOrigin>;
   status: SessionStatus;
   created_at: CreatedAt;
   updated_at: UpdatedAt;
@@ -61,7 +63,10 @@ export interface MessagesTable {
   session_id: string;
   live_chat_id: string;
   direction: MessageDirection;
+  kind: ColumnType<MessageKind, MessageKind | undefined, MessageKind>;
   text: string | null;
+  media: ColumnType<MessageMedia | null, string | null | undefined, string | null>;
+  subject: string | null;
   template: ColumnType<MessageTemplate | null, string | null, string | null>;
   status: MessageStatus;
   provider_message_id: string | null;

@@ -12,7 +12,11 @@ import type { ClaimedMessage } from './outbox-repository.js';
  * permanent failure: retrying would not find them either.
  */
 export async function prepareOutboundMessage(db: Kysely<Database>, claim: ClaimedMessage): Promise<OutboundMessage | PermanentFailure> {
-  const content: MessageContent | null = claim.template ? { template: claim.template } : claim.text !== null ? { text: claim.text } : null;
+  const content: MessageContent | null = claim.template
+    ? { template: claim.template }
+    : claim.text !== null
+      ? { text: claim.text, ...(claim.subject !== null ? { subject: claim.subject } : {}) }
+      : null;
   if (!content) return permanent('empty_message', 'The message has neither text nor a template.');
   switch (claim.channel) {
     case 'whatsapp':

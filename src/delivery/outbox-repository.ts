@@ -19,6 +19,8 @@ export interface ClaimedMessage {
   seq: number;
   text: string | null;
   template: MessageTemplate | null;
+  /** An email's subject. */
+  subject: string | null;
   /** Attempts so far, this one included. */
   attempts: number;
   /** The lease; also the claim's identity: outcomes are only written while it still matches. */
@@ -27,8 +29,8 @@ export interface ClaimedMessage {
 
 /** A message queued already claimed (see OutboxQueue), as a dispatcher delivers it. */
 export function claimOfQueued(message: QueuedMessage & { lockedUntil: Date }): ClaimedMessage {
-  const { id, sessionId, liveChatId, channel, account, peer, seq, text, template, attempts, lockedUntil } = message;
-  return { id, sessionId, liveChatId, channel, account, peer, seq, text, template, attempts, lockedUntil };
+  const { id, sessionId, liveChatId, channel, account, peer, seq, text, template, subject, attempts, lockedUntil } = message;
+  return { id, sessionId, liveChatId, channel, account, peer, seq, text, template, subject, attempts, lockedUntil };
 }
 
 /** The claim an outcome is written under. */
@@ -58,6 +60,7 @@ export async function claimDueMessages(db: Db, options: { limit: number; leaseMs
     seq: number | string;
     text: string | null;
     template: MessageTemplate | null;
+    subject: string | null;
     attempts: number;
     locked_until: Date;
   }>`
@@ -98,7 +101,7 @@ export async function claimDueMessages(db: Db, options: { limit: number; leaseMs
         updated_at = now()
     FROM (SELECT id FROM ready UNION ALL SELECT id FROM expired LIMIT ${options.limit}::integer) AS due, sessions AS s
     WHERE m.id = due.id AND s.id = m.session_id
-    RETURNING m.id, m.session_id, m.live_chat_id, s.channel, s.account, s.peer, m.seq, m.text, m.template, m.attempts, m.locked_until
+    RETURNING m.id, m.session_id, m.live_chat_id, s.channel, s.account, s.peer, m.seq, m.text, m.template, m.subject, m.attempts, m.locked_until
   `.execute(db);
   return result.rows
     .map((row) => ({
@@ -111,6 +114,7 @@ export async function claimDueMessages(db: Db, options: { limit: number; leaseMs
       seq: Number(row.seq),
       text: row.text,
       template: row.template,
+      subject: row.subject,
       attempts: row.attempts,
       lockedUntil: row.locked_until,
     }))

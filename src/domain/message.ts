@@ -5,8 +5,23 @@ export interface MessageTemplate {
   parameters?: string[] | undefined;
 }
 
-/** What an outbound message says: text, or a WhatsApp template. One type from request to provider. */
-export type MessageContent = { text: string; template?: undefined } | { template: MessageTemplate; text?: undefined };
+/**
+ * What an outbound message says: text (with an email's subject), or a WhatsApp template. One
+ * type from request to provider.
+ */
+export type MessageContent = { text: string; subject?: string | undefined; template?: undefined } | { template: MessageTemplate; text?: undefined; subject?: undefined };
+
+/** What a message is: a caption or body goes in its text, media stays with the provider. */
+export const MESSAGE_KINDS = ['text', 'template', 'image', 'video', 'audio', 'document', 'sticker', 'location', 'contacts', 'other'] as const;
+export type MessageKind = (typeof MESSAGE_KINDS)[number];
+
+/** A media message's file as the provider keeps it (the bytes are fetched from the provider). */
+export interface MessageMedia {
+  providerMediaId: string;
+  mimeType: string | null;
+  fileName: string | null;
+  caption: string | null;
+}
 
 export const MESSAGE_DIRECTIONS = ['outbound', 'inbound'] as const;
 export type MessageDirection = (typeof MESSAGE_DIRECTIONS)[number];

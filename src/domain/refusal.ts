@@ -13,6 +13,7 @@ export type RefusalCode =
   | 'validation_failed'
   | 'invalid_signature'
   | 'invalid_webhook_secret'
+  | 'invalid_inbound_secret'
   | 'operator_not_assigned'
   | 'verification_failed'
   | 'live_chat_not_found'
@@ -24,6 +25,7 @@ export type RefusalCode =
   | 'account_required'
   | 'account_channel_mismatch'
   | 'template_not_supported'
+  | 'subject_not_supported'
   | 'telegram_no_prior_contact'
   | 'whatsapp_template_required'
   | 'channel_type_immutable';

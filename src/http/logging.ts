@@ -13,6 +13,7 @@ export const REDACT_PATHS = [
   '*.verifyToken',
   '*.botToken',
   '*.webhookSecret',
+  '*.inboundSecret',
   '*.password',
   '*.pass',
   '*.key',

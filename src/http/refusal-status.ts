@@ -6,6 +6,7 @@ const STATUS: Record<RefusalCode, number> = {
   validation_failed: 400,
   invalid_signature: 401,
   invalid_webhook_secret: 401,
+  invalid_inbound_secret: 401,
   operator_not_assigned: 403,
   verification_failed: 403,
   live_chat_not_found: 404,
@@ -17,6 +18,7 @@ const STATUS: Record<RefusalCode, number> = {
   account_required: 422,
   account_channel_mismatch: 422,
   template_not_supported: 422,
+  subject_not_supported: 422,
   telegram_no_prior_contact: 422,
   whatsapp_template_required: 422,
   channel_type_immutable: 422,
@@ -26,6 +28,7 @@ const STATUS: Record<RefusalCode, number> = {
 const HEADERS: Partial<Record<RefusalCode, Record<string, string>>> = {
   invalid_signature: { 'WWW-Authenticate': 'HMAC-SHA256 header="X-Hub-Signature-256"' },
   invalid_webhook_secret: { 'WWW-Authenticate': 'Secret-Token header="X-Telegram-Bot-Api-Secret-Token"' },
+  invalid_inbound_secret: { 'WWW-Authenticate': 'Bearer' },
 };
 
 export function statusOfRefusal(code: RefusalCode): number {

@@ -14,6 +14,8 @@ const bodyAjv = createAjv({ coerceTypes: false });
 const textAjv = createAjv({ coerceTypes: 'array' });
 
 export const validatorCompiler: FastifySchemaCompiler<unknown> = ({ schema, httpPart }) => {
+  // A raw body (an email) arrives as the bytes a content-type parser kept; its route reads them.
+  if (httpPart === 'body' && (schema as { format?: string }).format === 'binary') return (data: unknown) => Buffer.isBuffer(data);
   const validate = (httpPart === 'body' ? bodyAjv : textAjv).compile(schema as object);
   if (httpPart !== 'body' || !(schema as { '~optional'?: boolean })['~optional']) return validate;
   // A body declared `Type.Optional(...)` may be left out: Fastify then validates null.

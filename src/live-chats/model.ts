@@ -26,6 +26,8 @@ export interface EmailChannel {
   type: 'email';
   address: string;
   smtp: SmtpSettings;
+  /** The bearer secret of POST /webhooks/email/{id}; without it the inbox takes no mail in. */
+  inboundSecret?: string;
 }
 
 /** A live chat's channel with its secrets, as the service and channel clients use it. */
@@ -49,7 +51,7 @@ export interface LiveChat {
 export const SECRET_FIELDS: Record<ChannelType, readonly string[]> = {
   whatsapp: ['accessToken', 'appSecret', 'verifyToken'],
   telegram: ['botToken', 'webhookSecret'],
-  email: ['smtp.password'],
+  email: ['smtp.password', 'inboundSecret'],
 };
 
 /** Splits a channel into the stored non-secret settings and the secrets to seal. */
@@ -65,7 +67,7 @@ export function splitChannel(channel: Channel): { settings: Record<string, unkno
     }
     case 'email': {
       const { password, ...smtp } = channel.smtp;
-      return { settings: { address: channel.address, smtp }, secrets: compact({ smtpPassword: password }) };
+      return { settings: { address: channel.address, smtp }, secrets: compact({ smtpPassword: password, inboundSecret: channel.inboundSecret }) };
     }
   }
 }
@@ -79,7 +81,7 @@ export function joinChannel(type: ChannelType, settings: Record<string, unknown>
       return { type, botToken: secrets.botToken ?? '', ...pick(secrets, ['webhookSecret']) };
     case 'email': {
       const { address, smtp } = settings as { address: string; smtp: Omit<SmtpSettings, 'password'> };
-      return { type, address, smtp: { ...smtp, ...(secrets.smtpPassword ? { password: secrets.smtpPassword } : {}) } };
+      return { type, address, smtp: { ...smtp, ...(secrets.smtpPassword ? { password: secrets.smtpPassword } : {}) }, ...pick(secrets, ['inboundSecret']) };
     }
   }
 }
@@ -101,7 +103,7 @@ export function publicChannel(channel: Channel): Record<string, unknown> {
     }
     case 'email': {
       const { password, ...smtp } = channel.smtp;
-      return { type: channel.type, address: channel.address, smtp: { ...smtp, passwordSet: Boolean(password) } };
+      return { type: channel.type, address: channel.address, smtp: { ...smtp, passwordSet: Boolean(password) }, inboundSecretSet: Boolean(channel.inboundSecret) };
     }
   }
 }

@@ -26,6 +26,12 @@ const TelegramInput = Type.Object(
   { additionalProperties: false },
 );
 
+const InboundSecret = Type.String({
+  minLength: 16,
+  maxLength: 256,
+  description: 'Bearer secret of POST /webhooks/email/{id}, the inbound mail webhook; without it no mail is taken in. Write-only.',
+});
+
 const SmtpInput = Type.Object(
   {
     host: Type.String({ minLength: 1, maxLength: 255 }),
@@ -42,6 +48,7 @@ const EmailInput = Type.Object(
     type: Type.Literal('email'),
     address: Type.String({ minLength: 3, maxLength: 254, description: 'The inbox address; messages go out From it.' }),
     smtp: SmtpInput,
+    inboundSecret: Type.Optional(InboundSecret),
   },
   { additionalProperties: false },
 );
@@ -64,6 +71,7 @@ export const ChannelPatchInput = Type.Object(
     webhookSecret: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{1,256}$' })),
     address: Type.Optional(EmailInput.properties.address),
     smtp: Type.Optional(Type.Partial(SmtpInput, { additionalProperties: false })),
+    inboundSecret: Type.Optional(InboundSecret),
   },
   { additionalProperties: false, description: 'The channel fields to change; the type cannot change. Omitted secrets are kept.' },
 );
@@ -89,6 +97,7 @@ const EmailOutput = Type.Object({
     username: Type.Optional(Type.String()),
     passwordSet: Type.Boolean(),
   }),
+  inboundSecretSet: Type.Boolean({ description: 'Whether POST /webhooks/email/{id} takes mail in (with `Authorization: Bearer <inboundSecret>`).' }),
 });
 
 export const LiveChatSchema = Type.Object(

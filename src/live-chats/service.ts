@@ -16,12 +16,13 @@ export type ChannelPatch = Partial<{
   webhookSecret: string;
   address: string;
   smtp: Partial<{ host: string; port: number; secure: boolean; username: string; password: string }>;
+  inboundSecret: string;
 }>;
 
 const FIELDS_BY_TYPE: Record<Channel['type'], readonly string[]> = {
   whatsapp: ['type', 'phoneNumberId', 'accessToken', 'appSecret', 'verifyToken'],
   telegram: ['type', 'botToken', 'webhookSecret'],
-  email: ['type', 'address', 'smtp'],
+  email: ['type', 'address', 'smtp', 'inboundSecret'],
 };
 
 export const liveChatNotFound = (id: string) => new Refusal('live_chat_not_found', `Live chat ${id} does not exist.`);

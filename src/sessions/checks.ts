@@ -54,7 +54,8 @@ export type Ask =
     }
   | { kind: 'reopen'; sessionId: string; operatorId: string; message: MessageContent | undefined; now: Date }
   | { kind: 'send'; sessionId: string; operatorId: string; message: MessageContent; now: Date }
-  | { kind: 'close'; sessionId: string; operatorId: string | undefined; message?: undefined; now: Date };
+  | { kind: 'close'; sessionId: string; operatorId: string | undefined; message?: undefined; now: Date }
+  | { kind: 'assign'; sessionId: string; operatorId: string; message?: undefined; now: Date };
 
 /** What the checks establish on the way: where, and how the person is reached. */
 export interface Reach {
@@ -135,7 +136,7 @@ export const accountFits: Check = {
     const given = ask.account;
     if (given) {
       if (!accountFitsChannel(given.kind, channel)) {
-        const wants = channel === 'email' ? 'an email address' : channel === 'telegram' ? 'a phone number or @username' : 'a phone number';
+        const wants = channel === 'email' ? 'an email address' : channel === 'telegram' ? 'a phone number, @username or tg:<user id>' : 'a phone number';
         return new Refusal('account_channel_mismatch', `A ${channel} live chat reaches people by ${wants}, not by ${describeKind(given.kind)}.`);
       }
       reach.account = given;
@@ -155,7 +156,7 @@ export const accountFits: Check = {
   },
 };
 
-/** Check 5, the message's part: templates exist on WhatsApp only. */
+/** Check 5, the message's part: templates exist on WhatsApp only, subjects on email only. */
 export const contentFits: Check = {
   name: 'content',
   reads: () => [],
@@ -163,6 +164,9 @@ export const contentFits: Check = {
     const channel = channelOf(reach);
     if (ask.message?.template && channel !== 'whatsapp') {
       return new Refusal('template_not_supported', `Templates are a WhatsApp feature; send text on a ${channel} live chat.`);
+    }
+    if (ask.message?.subject !== undefined && channel !== 'email') {
+      return new Refusal('subject_not_supported', `A subject is an email's; a ${channel} message has none.`);
     }
   },
 };
@@ -236,8 +240,9 @@ export const CHECKS: Record<Ask['kind'], readonly Check[]> = {
   reopen: [sessionExists, operatorAssigned, sessionClosed, contentFits, telegramPriorContact, whatsAppWindow, noOpenSession],
   send: [sessionExists, operatorAssigned, sessionOpen, contentFits, whatsAppWindow],
   close: [sessionExists, operatorAssigned],
+  assign: [sessionExists, operatorAssigned, sessionOpen],
 };
 
 function describeKind(kind: Account['kind']): string {
-  return kind === 'email' ? 'an email address' : kind === 'username' ? 'a @username' : 'a phone number';
+  return kind === 'email' ? 'an email address' : kind === 'username' ? 'a @username' : kind === 'telegram_user' ? 'a Telegram user id' : 'a phone number';
 }

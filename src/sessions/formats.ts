@@ -18,12 +18,15 @@ export interface ContactDetails {
 function messageErrors(message: MessageInput | undefined, pointer: string): FieldError[] {
   if (!message) return [];
   const has = Number(message.text !== undefined) + Number(message.template !== undefined);
-  if (has === 1) return [];
-  return [{ field: pointer, code: has === 0 ? 'message_content_required' : 'message_content_ambiguous', message: 'Give exactly one of text and template.' }];
+  if (has !== 1) return [{ field: pointer, code: has === 0 ? 'message_content_required' : 'message_content_ambiguous', message: 'Give exactly one of text and template.' }];
+  if (message.subject !== undefined && message.template !== undefined) {
+    return [{ field: `${pointer}/subject`, code: 'subject_without_text', message: 'A subject goes with an email’s text, not with a template.' }];
+  }
+  return [];
 }
 
 function toContent(message: MessageInput): MessageContent {
-  return message.template !== undefined ? { template: message.template } : { text: message.text! };
+  return message.template !== undefined ? { template: message.template } : { text: message.text!, ...(message.subject !== undefined ? { subject: message.subject } : {}) };
 }
 
 /** Check 1 for a message alone (reopen, send): its content, or 400 validation_failed. */

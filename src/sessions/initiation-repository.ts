@@ -42,16 +42,21 @@ export interface WrittenInitiation {
 // The written rows come back as plain columns (the message's prefixed), so the driver parses
 // their types, and writtenOf maps them in one place.
 const RESULT_COLUMNS = sql.raw(`
-  x.i, s.id, s.live_chat_id, s.channel, s.contact_id, s.account, s.peer, s.operator_id, s.status, s.created_at, s.updated_at, s.closed_at,
-  m.id AS m_id, m.direction AS m_direction, m.text AS m_text, m.template AS m_template, m.status AS m_status,
+  x.i, s.id, s.live_chat_id, s.channel, s.contact_id, s.account, s.peer, s.operator_id, s.origin, s.status, s.created_at, s.updated_at, s.closed_at,
+  m.id AS m_id, m.direction AS m_direction, m.kind AS m_kind, m.text AS m_text, m.template AS m_template, m.media AS m_media,
+  m.subject AS m_subject, m.status AS m_status,
   m.provider_message_id AS m_provider_message_id, m.provider_recipient AS m_provider_recipient, m.error AS m_error,
   m.attempts AS m_attempts, m.next_attempt_at AS m_next_attempt_at, m.locked_until AS m_locked_until, m.seq AS m_seq,
   m.created_at AS m_created_at, m.updated_at AS m_updated_at`);
 
-// Its message, queued in the outbox as delivery's entry says, for each written session.
+// Its message, queued in the outbox as delivery's entry says, for each written session. An
+// email always has a subject: the one given, else "Re: " the session's first one, else the
+// live chat's name.
 const MESSAGE_INSERT = sql.raw(`
-  INSERT INTO messages (session_id, live_chat_id, direction, text, template, status, next_attempt_at, locked_until, attempts, created_at, updated_at)
-  SELECT w.id, w.live_chat_id, 'outbound', x.text, x.template, 'queued', x.at, x.locked_until, x.attempts, x.at, x.at
+  INSERT INTO messages (session_id, live_chat_id, direction, kind, text, template, subject, status, next_attempt_at, locked_until, attempts, created_at, updated_at)
+  SELECT w.id, w.live_chat_id, 'outbound', CASE WHEN x.template IS NULL THEN 'text' ELSE 'template' END, x.text, x.template,
+         CASE WHEN w.channel = 'email' THEN coalesce(x.subject, ${replySubject('w.id')}, (SELECT l.name FROM live_chats AS l WHERE l.id = w.live_chat_id)) END,
+         'queued', x.at, x.locked_until, x.attempts, x.at, x.at
   FROM written AS w JOIN input AS x ON x.sid = w.id
   WHERE x.has_message
   ORDER BY x.i
@@ -94,7 +99,7 @@ export async function writeCreates(db: Kysely<Database>, writes: readonly Create
       SELECT x.*, gen_random_uuid() AS sid, coalesce(x.contact_id, gen_random_uuid()) AS cid
       FROM jsonb_to_recordset(${json(input)}::jsonb) AS x(
         i integer, live_chat_id uuid, channel text, operator_id text, contact_id uuid, name text, phones text[], emails text[],
-        account text, add_to text, peer text, has_message boolean, text text, template jsonb, locked_until timestamptz, attempts integer, at timestamptz)
+        account text, add_to text, peer text, has_message boolean, text text, template jsonb, subject text, locked_until timestamptz, attempts integer, at timestamptz)
     ),
     written AS (
       INSERT INTO sessions (id, live_chat_id, channel, contact_id, account, peer, operator_id, status)
@@ -141,7 +146,7 @@ export async function writeReopens(db: Kysely<Database>, writes: readonly Reopen
   const query = sql<ResultRow>`
     WITH input AS MATERIALIZED (
       SELECT * FROM jsonb_to_recordset(${json(input)}::jsonb) AS x(
-        i integer, sid uuid, operator_id text, has_message boolean, text text, template jsonb, locked_until timestamptz, attempts integer, at timestamptz)
+        i integer, sid uuid, operator_id text, has_message boolean, text text, template jsonb, subject text, locked_until timestamptz, attempts integer, at timestamptz)
     ),
     written AS (
       UPDATE sessions AS s
@@ -168,6 +173,7 @@ function messageInput(w: InitiationWrite) {
     has_message: w.message !== null,
     text: w.message?.text ?? null,
     template: w.message?.template ?? null,
+    subject: w.message?.subject ?? null,
     locked_until: w.outbox.lockedUntil?.toISOString() ?? null,
     attempts: w.outbox.attempts,
     at: w.at.toISOString(),
@@ -190,6 +196,7 @@ function writtenOf(row: ResultRow): WrittenInitiation {
     account: row.account,
     peer: row.peer,
     operator_id: row.operator_id,
+    origin: row.origin,
     status: row.status,
     created_at: row.created_at,
     updated_at: row.updated_at,
@@ -201,8 +208,11 @@ function writtenOf(row: ResultRow): WrittenInitiation {
     session_id: row.id,
     live_chat_id: row.live_chat_id,
     direction: row.m_direction!,
+    kind: row.m_kind!,
     text: row.m_text,
     template: row.m_template,
+    media: row.m_media,
+    subject: row.m_subject,
     status: row.m_status!,
     provider_message_id: row.m_provider_message_id,
     provider_recipient: row.m_provider_recipient,
@@ -215,6 +225,12 @@ function writtenOf(row: ResultRow): WrittenInitiation {
     updated_at: row.m_updated_at!,
   };
   return { session, message };
+}
+
+/** SQL for "Re: " and the first subject of the session `sessionId` (an SQL expression) names, if any. */
+export function replySubject(sessionId: string): string {
+  return `(SELECT 'Re: ' || regexp_replace(f.subject, '^(\\s*re\\s*:\\s*)+', '', 'i') FROM messages AS f
+           WHERE f.session_id = ${sessionId} AND f.subject IS NOT NULL ORDER BY f.seq LIMIT 1)`;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { type Kysely, type Transaction, sql } from 'kysely';
 import type { Database, MessageRow } from '../db/types.js';
 import type { MessageContent } from '../domain/message.js';
+import { replySubject } from './initiation-repository.js';
 import type { OutboxEntry } from './outbound-queue.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -14,8 +15,10 @@ export async function insertOutboundMessage(
   m: { sessionId: string; operatorId: string; content: MessageContent; outbox: OutboxEntry; at: Date },
 ): Promise<MessageRow | undefined> {
   const result = await sql<MessageRow>`
-    INSERT INTO messages (session_id, live_chat_id, direction, text, template, status, next_attempt_at, locked_until, attempts, created_at, updated_at)
-    SELECT s.id, s.live_chat_id, 'outbound', ${m.content.text ?? null}, ${m.content.template ? JSON.stringify(m.content.template) : null}::jsonb,
+    INSERT INTO messages (session_id, live_chat_id, direction, kind, text, template, subject, status, next_attempt_at, locked_until, attempts, created_at, updated_at)
+    SELECT s.id, s.live_chat_id, 'outbound', ${m.content.template ? 'template' : 'text'}, ${m.content.text ?? null},
+           ${m.content.template ? JSON.stringify(m.content.template) : null}::jsonb,
+           CASE WHEN s.channel = 'email' THEN coalesce(${m.content.subject ?? null}::text, ${sql.raw(replySubject('s.id'))}, (SELECT l.name FROM live_chats AS l WHERE l.id = s.live_chat_id)) END,
            'queued', ${m.at}, ${m.outbox.lockedUntil}, ${m.outbox.attempts}, ${m.at}, ${m.at}
     FROM sessions AS s
     WHERE s.id = ${m.sessionId} AND s.status = 'open'
@@ -23,28 +26,6 @@ export async function insertOutboundMessage(
     RETURNING *
   `.execute(db);
   return result.rows[0];
-}
-
-/** Stores a message the person sent; `providerMessageId` makes a replayed event a no-op. */
-export function insertInboundMessage(
-  db: Db,
-  values: { sessionId: string; liveChatId: string; text: string | null; providerMessageId: string; at: Date },
-): Promise<MessageRow | undefined> {
-  return db
-    .insertInto('messages')
-    .values({
-      session_id: values.sessionId,
-      live_chat_id: values.liveChatId,
-      direction: 'inbound',
-      text: values.text,
-      status: 'received',
-      provider_message_id: values.providerMessageId,
-      created_at: values.at,
-      updated_at: values.at,
-    })
-    .onConflict((oc) => oc.doNothing())
-    .returningAll()
-    .executeTakeFirst();
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { MessageRow, SessionRow } from '../db/types.js';
-import type { MessageTemplate } from '../domain/message.js';
+import type { MessageKind, MessageMedia, MessageTemplate } from '../domain/message.js';
 import type { QueuedMessage } from './outbound-queue.js';
 
 export interface Session {
@@ -8,7 +8,9 @@ export interface Session {
   channel: SessionRow['channel'];
   contactId: string;
   account: string;
-  operatorId: string;
+  /** Null while a session a customer's message opened waits in the queue. */
+  operatorId: string | null;
+  origin: SessionRow['origin'];
   status: SessionRow['status'];
   createdAt: Date;
   updatedAt: Date;
@@ -19,8 +21,11 @@ export interface Message {
   id: string;
   sessionId: string;
   direction: MessageRow['direction'];
+  kind: MessageKind;
   text: string | null;
   template: MessageTemplate | null;
+  media: MessageMedia | null;
+  subject: string | null;
   status: MessageRow['status'];
   providerMessageId: string | null;
   error: MessageRow['error'];
@@ -37,6 +42,7 @@ export function toSession(row: SessionRow): Session {
     contactId: row.contact_id,
     account: row.account,
     operatorId: row.operator_id,
+    origin: row.origin,
     status: row.status,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
@@ -49,8 +55,11 @@ export function toMessage(row: MessageRow): Message {
     id: row.id,
     sessionId: row.session_id,
     direction: row.direction,
+    kind: row.kind,
     text: row.text,
     template: row.template,
+    media: row.media,
+    subject: row.subject,
     status: row.status,
     providerMessageId: row.provider_message_id,
     error: row.error,
@@ -72,6 +81,7 @@ export function toQueuedMessage(session: Pick<SessionRow, 'id' | 'live_chat_id' 
     seq: Number(message.seq),
     text: message.text,
     template: message.template,
+    subject: message.subject,
     attempts: message.attempts,
     lockedUntil: message.locked_until,
   };

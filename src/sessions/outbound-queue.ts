@@ -23,6 +23,7 @@ export interface QueuedMessage {
   seq: number;
   text: string | null;
   template: MessageTemplate | null;
+  subject: string | null;
   attempts: number;
   lockedUntil: Date | null;
 }

@@ -2,6 +2,7 @@ import { type Kysely, type Transaction, sql } from 'kysely';
 import type { Database, SessionRow } from '../db/types.js';
 import { type Keyset, type KeysetRow, afterKeyset, createdAtMicros } from '../db/keyset.js';
 import { violatedUniqueConstraint } from '../db/errors.js';
+import type { SessionOrigin } from '../domain/session.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -36,6 +37,9 @@ export interface SessionQuery {
   operatorId?: string | undefined;
   contactId?: string | undefined;
   account?: string | undefined;
+  /** true: sessions nobody has taken (operatorId null); false: assigned ones. */
+  unassigned?: boolean | undefined;
+  origin?: SessionOrigin | undefined;
   limit: number;
   after?: Keyset | undefined;
 }
@@ -48,6 +52,8 @@ export function listSessions(db: Db, query: SessionQuery): Promise<(SessionRow &
   if (query.operatorId) q = q.where('operator_id', '=', query.operatorId);
   if (query.contactId) q = q.where('contact_id', '=', query.contactId);
   if (query.account) q = q.where('account', '=', query.account);
+  if (query.unassigned !== undefined) q = q.where('operator_id', query.unassigned ? 'is' : 'is not', null);
+  if (query.origin) q = q.where('origin', '=', query.origin);
   if (query.after) q = q.where(afterKeyset(query.after));
   return q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(query.limit + 1).execute();
 }
@@ -66,4 +72,23 @@ export function closeSession(db: Db, id: string, at: Date): Promise<SessionRow |
 export function isOpenSessionConflict(error: unknown): boolean {
   const constraint = violatedUniqueConstraint(error);
   return constraint !== null && OPEN_SESSION_INDEXES.has(constraint);
+}
+
+/** Assigns an open session to an operator assigned to its live chat; undefined when a guard held it back. */
+export function assignSession(db: Db, id: string, operatorId: string, at: Date): Promise<SessionRow | undefined> {
+  return db
+    .updateTable('sessions')
+    .set({ operator_id: operatorId, updated_at: at })
+    .where('id', '=', id)
+    .where('status', '=', sql.lit('open'))
+    .where(({ exists, selectFrom }) =>
+      exists(
+        selectFrom('live_chat_operators as o')
+          .select('o.operator_id')
+          .whereRef('o.live_chat_id', '=', 'sessions.live_chat_id')
+          .where('o.operator_id', '=', operatorId),
+      ),
+    )
+    .returningAll()
+    .executeTakeFirst();
 }

@@ -1,57 +1,20 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { SESSION_STATUSES } from '../domain/session.js';
-import { decodeCursor, decodeSeqCursor, encodeSeqCursor, pageResponse } from '../http/cursor.js';
-import { type ErrorResponse, OneOf, OperatorId, Pagination, Uuid, ref, responses } from '../http/schemas.js';
-import type { Message, Session } from './model.js';
-import type { MessageService } from './message-service.js';
-import { InitiateSessionBody, MessageContentSchema, MessageSchema, SessionSchema, TemplateSchema, MessageText } from './schemas.js';
-import type { SessionService } from './service.js';
-import type { SessionInitiation } from './initiation.js';
+import { SESSION_ORIGINS, SESSION_STATUSES } from '../domain/session.js';
+import { decodeCursor, pageResponse } from '../http/cursor.js';
+import { OneOf, OperatorId, Pagination, Uuid, ref, responses } from '../http/schemas.js';
+import { IdempotencyHeaders, withIdempotency } from '../idempotency/schemas.js';
 import { initiateSessionExamples, sessionAlreadyOpenExample } from './examples.js';
+import type { SessionInitiation } from './initiation.js';
+import { sessionResponse } from './responses.js';
+import { InitiateSessionBody, MessageContentSchema, SessionSchema } from './schemas.js';
+import type { SessionService } from './service.js';
 
 const SESSION_NOT_FOUND = { 404: 'No session with this id (`session_not_found`).' };
 const IdParams = Type.Object({ id: Uuid });
-const IdempotencyHeaders = Type.Object({
-  'idempotency-key': Type.Optional(
-    Type.String({ minLength: 1, maxLength: 255, description: 'Makes a retry safe: the first response to this key is replayed for 24 h.' }),
-  ),
-});
-const IDEMPOTENCY_ERRORS: Record<number, string> = {
-  409: 'A request with the same Idempotency-Key is still running (`idempotency_key_in_use`).',
-  422: 'The Idempotency-Key was used with another body (`idempotency_key_reused`).',
-};
 
-/** A route's own error descriptions plus those of Idempotency-Key. */
-function withIdempotency(errors: Record<number, string | ErrorResponse>): Record<number, string | ErrorResponse> {
-  const merged = { ...errors };
-  for (const [status, text] of Object.entries(IDEMPOTENCY_ERRORS)) {
-    const code = Number(status);
-    const own = merged[code];
-    merged[code] = own === undefined ? text : typeof own === 'string' ? `${own} ${text}` : { ...own, description: `${own.description} ${text}` };
-  }
-  return merged;
-}
-
-export function sessionResponse(s: Session) {
-  return {
-    ...s,
-    createdAt: s.createdAt.toISOString(),
-    updatedAt: s.updatedAt.toISOString(),
-    closedAt: s.closedAt ? s.closedAt.toISOString() : null,
-  };
-}
-
-export function messageResponse(m: Message) {
-  return { ...m, createdAt: m.createdAt.toISOString(), updatedAt: m.updatedAt.toISOString() };
-}
-
-export const sessionRoutes: FastifyPluginAsyncTypebox<{ sessions: SessionService; initiation: SessionInitiation; messages: MessageService }> = async (
-  app,
-  { sessions, initiation, messages },
-) => {
+export const sessionRoutes: FastifyPluginAsyncTypebox<{ sessions: SessionService; initiation: SessionInitiation }> = async (app, { sessions, initiation }) => {
   const SessionRef = ref(SessionSchema);
-  const MessageRef = ref(MessageSchema);
 
   app.post(
     '/sessions',
@@ -64,7 +27,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ sessions: SessionService
         description:
           'Checks, in order: formats (400), live chat exists (404 `live_chat_not_found`), operator assigned (403 ' +
           '`operator_not_assigned`), contact exists (404 `contact_not_found`), account fits the channel (422 ' +
-          '`account_channel_mismatch`, `account_required`, `template_not_supported`), Telegram prior contact (422 ' +
+          '`account_channel_mismatch`, `account_required`, `template_not_supported`, `subject_not_supported`), Telegram prior contact (422 ' +
           '`telegram_no_prior_contact`), WhatsApp 24-hour window for free text (422 `whatsapp_template_required`), ' +
           'no open session with the same person (409 `session_already_open`). A refusal changes nothing.',
         headers: IdempotencyHeaders,
@@ -79,7 +42,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ sessions: SessionService
               examples: sessionAlreadyOpenExample,
             },
             422:
-              'A channel rule refused: `account_channel_mismatch`, `account_required`, `template_not_supported`, ' +
+              'A channel rule refused: `account_channel_mismatch`, `account_required`, `template_not_supported`, `subject_not_supported`, ' +
               '`telegram_no_prior_contact`, `whatsapp_template_required`.',
           }),
         ),
@@ -106,6 +69,8 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ sessions: SessionService
             operatorId: Type.Optional(OperatorId),
             contactId: Type.Optional(Uuid),
             account: Type.Optional(Type.String({ minLength: 1, maxLength: 254 })),
+            unassigned: Type.Optional(Type.Boolean({ description: '`true`: sessions nobody has taken (the queue, with `status=open`); `false`: assigned ones.' })),
+            origin: Type.Optional(OneOf(SESSION_ORIGINS)),
             limit: Type.Optional(Pagination.limit),
             cursor: Type.Optional(Pagination.cursor),
           },
@@ -128,6 +93,29 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ sessions: SessionService
       schema: { tags: ['sessions'], operationId: 'getSession', summary: 'Get a session', params: IdParams, response: responses({ 200: SessionRef }, SESSION_NOT_FOUND) },
     },
     async (request) => sessionResponse(await sessions.get(request.params.id)),
+  );
+
+  app.post(
+    '/sessions/:id/assign',
+    {
+      config: { access: 'sessions' },
+      schema: {
+        tags: ['sessions'],
+        operationId: 'assignSession',
+        summary: 'Assign an open session to an operator (take it from the queue, or hand it over)',
+        params: IdParams,
+        body: Type.Object({ operatorId: OperatorId }, { additionalProperties: false }),
+        response: responses(
+          { 200: SessionRef },
+          {
+            ...SESSION_NOT_FOUND,
+            403: 'The operator is not assigned to the live chat (`operator_not_assigned`).',
+            409: 'The session is closed (`session_not_open`).',
+          },
+        ),
+      },
+    },
+    async (request) => sessionResponse(await sessions.assign(request.params.id, request.body.operatorId)),
   );
 
   app.post(
@@ -163,7 +151,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ sessions: SessionService
             ...SESSION_NOT_FOUND,
             403: 'The operator is not assigned to the live chat (`operator_not_assigned`).',
             409: 'This or another session with the person is open (`session_already_open`, with `existingSessionId`).',
-            422: '`telegram_no_prior_contact`, `whatsapp_template_required` or `template_not_supported`.',
+            422: '`telegram_no_prior_contact`, `whatsapp_template_required`, `template_not_supported` or `subject_not_supported`.',
           }),
         ),
       },
@@ -174,61 +162,4 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ sessions: SessionService
     },
   );
 
-  app.post(
-    '/sessions/:id/messages',
-    {
-      config: { access: 'sessions', idempotent: true },
-      schema: {
-        tags: ['sessions'],
-        operationId: 'sendMessage',
-        summary: 'Queue a message on an open session',
-        params: IdParams,
-        headers: IdempotencyHeaders,
-        body: Type.Object(
-          { operatorId: OperatorId, text: Type.Optional(MessageText), template: Type.Optional(TemplateSchema) },
-          { additionalProperties: false, description: 'Exactly one of `text` and `template` (WhatsApp only).' },
-        ),
-        response: responses(
-          { 202: MessageRef },
-          withIdempotency({
-            ...SESSION_NOT_FOUND,
-            403: 'The operator is not assigned to the live chat (`operator_not_assigned`).',
-            409: 'The session is closed (`session_not_open`).',
-            422: '`whatsapp_template_required` or `template_not_supported`.',
-          }),
-        ),
-      },
-    },
-    async (request, reply) => {
-      const { operatorId, ...content } = request.body;
-      const message = await messages.send(request.params.id, operatorId, content);
-      return reply.code(202).send(messageResponse(message));
-    },
-  );
-
-  app.get(
-    '/sessions/:id/messages',
-    {
-      config: { access: 'sessions' },
-      schema: {
-        tags: ['sessions'],
-        operationId: 'listMessages',
-        summary: 'List a session’s messages, oldest first',
-        params: IdParams,
-        querystring: Type.Object(
-          {
-            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
-            cursor: Type.Optional(Pagination.cursor),
-          },
-          { additionalProperties: false },
-        ),
-        response: responses({ 200: Type.Object({ items: Type.Array(MessageRef), nextCursor: Type.Union([Type.String(), Type.Null()]) }) }, SESSION_NOT_FOUND),
-      },
-    },
-    async (request) => {
-      const { limit = 50, cursor } = request.query;
-      const page = await messages.list(request.params.id, { limit, afterSeq: cursor ? decodeSeqCursor(cursor) : undefined });
-      return pageResponse(page, messageResponse, encodeSeqCursor);
-    },
-  );
 };

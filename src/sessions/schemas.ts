@@ -1,8 +1,8 @@
 import { Type } from 'typebox';
 import { ContactInput } from '../contacts/schemas.js';
 import { CHANNEL_TYPES } from '../domain/channel.js';
-import { MESSAGE_DIRECTIONS, MESSAGE_STATUSES } from '../domain/message.js';
-import { SESSION_STATUSES } from '../domain/session.js';
+import { MESSAGE_DIRECTIONS, MESSAGE_KINDS, MESSAGE_STATUSES } from '../domain/message.js';
+import { SESSION_ORIGINS, SESSION_STATUSES } from '../domain/session.js';
 import { NullableTimestamp, OneOf, OperatorId, Timestamp, Uuid } from '../http/schemas.js';
 
 const ChannelName = OneOf(CHANNEL_TYPES);
@@ -18,9 +18,15 @@ export const TemplateSchema = Type.Object(
 
 export const MessageText = Type.String({ minLength: 1, maxLength: 4096 });
 
+export const MessageSubject = Type.String({
+  minLength: 1,
+  maxLength: 200,
+  description: 'Email only. Without one, the first email of a session takes the live chat’s name and later ones reply as `Re: <first subject>`.',
+});
+
 export const MessageContentSchema = Type.Object(
-  { text: Type.Optional(MessageText), template: Type.Optional(TemplateSchema) },
-  { additionalProperties: false, description: 'Exactly one of `text` and `template` (WhatsApp only).' },
+  { text: Type.Optional(MessageText), subject: Type.Optional(MessageSubject), template: Type.Optional(TemplateSchema) },
+  { additionalProperties: false, description: 'Exactly one of `text` (with an email’s optional `subject`) and `template` (WhatsApp only).' },
 );
 
 export const InitiateSessionBody = Type.Object(
@@ -48,7 +54,10 @@ export const SessionSchema = Type.Object(
     channel: ChannelName,
     contactId: Uuid,
     account: Type.String({ description: 'Normalised: E.164, @username or email.' }),
-    operatorId: Type.String({ description: 'The operator the session is assigned to.' }),
+    operatorId: Type.Union([Type.String(), Type.Null()], {
+      description: 'The operator the session is assigned to; null while a session a customer’s message opened waits in the queue.',
+    }),
+    origin: OneOf(SESSION_ORIGINS, { description: '`operator`: initiated with POST /sessions; `inbound`: opened by the customer’s message.' }),
     status: OneOf(SESSION_STATUSES),
     createdAt: Timestamp,
     updatedAt: Timestamp,
@@ -62,11 +71,25 @@ export const MessageSchema = Type.Object(
     id: Uuid,
     sessionId: Uuid,
     direction: OneOf(MESSAGE_DIRECTIONS),
-    text: Type.Union([Type.String(), Type.Null()]),
+    kind: OneOf(MESSAGE_KINDS, { description: 'A Telegram photo is `image`, a voice note `audio`; an email is `text`.' }),
+    text: Type.Union([Type.String(), Type.Null()], { description: 'The text, a caption, or an email’s plain-text body.' }),
     template: Type.Union([
       Type.Object({ name: Type.String(), language: Type.String(), parameters: Type.Optional(Type.Array(Type.String())) }),
       Type.Null(),
     ]),
+    media: Type.Union(
+      [
+        Type.Object({
+          providerMediaId: Type.String({ description: 'The provider’s id of the file (the bytes stay with the provider).' }),
+          mimeType: Type.Union([Type.String(), Type.Null()]),
+          fileName: Type.Union([Type.String(), Type.Null()]),
+          caption: Type.Union([Type.String(), Type.Null()]),
+        }),
+        Type.Null(),
+      ],
+      { description: 'The file of an image, video, audio, document or sticker; null for other kinds.' },
+    ),
+    subject: Type.Union([Type.String(), Type.Null()], { description: 'An email’s subject; null on the messengers.' }),
     status: OneOf(MESSAGE_STATUSES),
     providerMessageId: Type.Union([Type.String(), Type.Null()]),
     error: Type.Union([Type.Object({ code: Type.String(), message: Type.String() }), Type.Null()]),

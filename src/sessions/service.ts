@@ -4,6 +4,7 @@ import { type Page, pageOf } from '../db/keyset.js';
 import type { Database } from '../db/types.js';
 import { Refusal, validationFailed } from '../domain/refusal.js';
 import type { FieldError } from '../domain/refusal.js';
+import { operatorAssigned } from './checks.js';
 import { parseAccountField } from './formats.js';
 import { type Session, toSession } from './model.js';
 import type { Pipeline } from './pipeline.js';
@@ -36,6 +37,19 @@ export class SessionService {
     }
     const page = pageOf(await repo.listSessions(this.db, { ...query, account }), query.limit);
     return { items: page.items.map(toSession), next: page.next };
+  }
+
+  /**
+   * Assigns an open session to an operator of its live chat: taking one that waits in the
+   * queue, or handing one over. Refuses an operator not assigned and a closed session.
+   */
+  async assign(sessionId: string, operatorId: string): Promise<Session> {
+    const now = this.clock.now();
+    const row = await this.pipeline.run(
+      { kind: 'assign', sessionId, operatorId, now },
+      { guards: [operatorAssigned.name], write: () => repo.assignSession(this.db, sessionId, operatorId, now) },
+    );
+    return toSession(row);
   }
 
   /** Closes the session; closing a closed one changes nothing. A given operator must be assigned. */

@@ -1,6 +1,6 @@
 import { type Kysely, type Transaction, sql } from 'kysely';
 import { deleteInChunks } from '../db/purge.js';
-import type { Database, SessionRow } from '../db/types.js';
+import type { Database } from '../db/types.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -17,18 +17,6 @@ export async function recordProcessedEvent(db: Db, liveChatId: string, eventId: 
     .returning('event_id')
     .executeTakeFirst();
   return inserted !== undefined;
-}
-
-/** The open session with this person (`sessions.peer`) on the live chat, if any. */
-export function findOpenSessionByPeer(db: Db, liveChatId: string, peer: string): Promise<SessionRow | undefined> {
-  return db
-    .selectFrom('sessions')
-    .selectAll()
-    .where('live_chat_id', '=', liveChatId)
-    .where('peer', '=', peer)
-    // A literal, so the predicate matches the partial index sessions_open_peer_key.
-    .where('status', '=', sql.lit('open'))
-    .executeTakeFirst();
 }
 
 /** Forgets events processed before `before`: providers no longer deliver them again. Returns how many. */

@@ -4,6 +4,8 @@ import type { Clock } from '../clock.js';
 import type { Database } from '../db/types.js';
 import type { LiveChatService } from '../live-chats/service.js';
 import { WebhookHousekeeping } from './housekeeping.js';
+import { EMAIL_BODY_LIMIT_BYTES, emailWebhookRoutes } from './email-routes.js';
+import { EmailWebhookService } from './email-service.js';
 import { telegramWebhookRoutes } from './telegram-routes.js';
 import { TelegramWebhookService } from './telegram-service.js';
 import { whatsappWebhookRoutes } from './whatsapp-routes.js';
@@ -18,7 +20,7 @@ export interface WebhookRoutesOptions {
 /**
  * The providers' webhooks, in their own encapsulated context: here a JSON body arrives as the
  * raw bytes (signatures cover those exact bytes), and each route parses it after checking the
- * channel's secret. Other content types are refused (415). The rest of the app keeps Fastify's
+ * channel's secret; an email arrives raw (`message/rfc822`). Other content types are refused (415). The rest of the app keeps Fastify's
  * JSON parser.
  */
 export const webhookRoutes: FastifyPluginAsync<WebhookRoutesOptions> = async (app, { db, liveChats, clock }) => {
@@ -29,7 +31,10 @@ export const webhookRoutes: FastifyPluginAsync<WebhookRoutesOptions> = async (ap
 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+  // Inbound email: the raw message, parsed by the route after the inbox's secret is checked.
+  app.addContentTypeParser('message/rfc822', { parseAs: 'buffer', bodyLimit: EMAIL_BODY_LIMIT_BYTES }, (_request, body, done) => done(null, body));
 
   await app.register(telegramWebhookRoutes, { telegram: new TelegramWebhookService(db, liveChats, clock) });
   await app.register(whatsappWebhookRoutes, { whatsapp: new WhatsAppWebhookService(db, liveChats, clock) });
+  await app.register(emailWebhookRoutes, { email: new EmailWebhookService(db, liveChats, clock) });
 };

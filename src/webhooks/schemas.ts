@@ -7,7 +7,15 @@ const TelegramUser = Type.Object({
   id: Type.Integer(),
   is_bot: Type.Optional(Type.Boolean()),
   first_name: Type.Optional(Type.String()),
+  last_name: Type.Optional(Type.String()),
   username: Type.Optional(Type.String()),
+});
+
+/** A file Telegram keeps: fetched with getFile by its file_id. */
+const TelegramFile = Type.Object({
+  file_id: Type.String(),
+  file_name: Type.Optional(Type.String()),
+  mime_type: Type.Optional(Type.String()),
 });
 
 const TelegramMessage = Type.Object({
@@ -16,6 +24,17 @@ const TelegramMessage = Type.Object({
   chat: Type.Object({ id: Type.Integer(), type: Type.String() }),
   from: Type.Optional(TelegramUser),
   text: Type.Optional(Type.String()),
+  caption: Type.Optional(Type.String()),
+  photo: Type.Optional(Type.Array(Type.Object({ file_id: Type.String(), width: Type.Optional(Type.Integer()), height: Type.Optional(Type.Integer()) }), { maxItems: 20 })),
+  document: Type.Optional(TelegramFile),
+  animation: Type.Optional(TelegramFile),
+  video: Type.Optional(TelegramFile),
+  video_note: Type.Optional(TelegramFile),
+  voice: Type.Optional(TelegramFile),
+  audio: Type.Optional(TelegramFile),
+  sticker: Type.Optional(Type.Object({ file_id: Type.String(), emoji: Type.Optional(Type.String()) })),
+  location: Type.Optional(Type.Object({ latitude: Type.Number(), longitude: Type.Number() })),
+  venue: Type.Optional(Type.Object({ title: Type.Optional(Type.String()), address: Type.Optional(Type.String()) })),
   contact: Type.Optional(
     Type.Object({
       phone_number: Type.String(),
@@ -37,13 +56,45 @@ export const TelegramOutcome = Type.Object({
   }),
 });
 
+const WhatsAppMedia = Type.Object({
+  id: Type.String({ description: 'The media id; the bytes are fetched from the Graph API.' }),
+  mime_type: Type.Optional(Type.String()),
+  caption: Type.Optional(Type.String()),
+  filename: Type.Optional(Type.String()),
+});
+
 const WhatsAppInboundMessage = Type.Object({
   from: Type.String({ description: 'The sender’s wa_id (digits).' }),
   id: Type.String({ description: 'wamid.' }),
   timestamp: Type.String({ description: 'Unix seconds.' }),
-  type: Type.String(),
+  type: Type.String({ description: '`text`, `image`, `video`, `audio`, `document`, `sticker`, `location`, `contacts`, `interactive`, `button`, `reaction`, `unsupported`, …' }),
   text: Type.Optional(Type.Object({ body: Type.String() })),
   button: Type.Optional(Type.Object({ text: Type.String() })),
+  image: Type.Optional(WhatsAppMedia),
+  video: Type.Optional(WhatsAppMedia),
+  audio: Type.Optional(WhatsAppMedia),
+  document: Type.Optional(WhatsAppMedia),
+  sticker: Type.Optional(WhatsAppMedia),
+  location: Type.Optional(
+    Type.Object({ latitude: Type.Number(), longitude: Type.Number(), name: Type.Optional(Type.String()), address: Type.Optional(Type.String()) }),
+  ),
+  contacts: Type.Optional(
+    Type.Array(
+      Type.Object({
+        name: Type.Optional(Type.Object({ formatted_name: Type.Optional(Type.String()) })),
+        phones: Type.Optional(Type.Array(Type.Object({ phone: Type.Optional(Type.String()) }))),
+      }),
+      { maxItems: 100 },
+    ),
+  ),
+  interactive: Type.Optional(
+    Type.Object({
+      type: Type.Optional(Type.String()),
+      button_reply: Type.Optional(Type.Object({ title: Type.Optional(Type.String()) })),
+      list_reply: Type.Optional(Type.Object({ title: Type.Optional(Type.String()), description: Type.Optional(Type.String()) })),
+    }),
+  ),
+  reaction: Type.Optional(Type.Object({ emoji: Type.Optional(Type.String()), message_id: Type.Optional(Type.String()) })),
 });
 export type WhatsAppInboundMessage = Static<typeof WhatsAppInboundMessage>;
 
@@ -69,6 +120,9 @@ const WhatsAppChange = Type.Object({
   field: Type.String(),
   value: Type.Object({
     metadata: Type.Optional(Type.Object({ phone_number_id: Type.String(), display_phone_number: Type.Optional(Type.String()) })),
+    contacts: Type.Optional(
+      Type.Array(Type.Object({ wa_id: Type.Optional(Type.String()), profile: Type.Optional(Type.Object({ name: Type.Optional(Type.String()) })) }), { maxItems: 1000 }),
+    ),
     messages: Type.Optional(Type.Array(WhatsAppInboundMessage)),
     statuses: Type.Optional(Type.Array(WhatsAppStatus)),
   }),

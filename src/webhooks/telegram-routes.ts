@@ -22,7 +22,8 @@ export const telegramWebhookRoutes: FastifyPluginAsyncTypebox<{ telegram: Telegr
         summary: 'Receive a Telegram Update',
         description:
           'Called by Telegram (setWebhook). Records the person as having written to the bot (user id, chat id, ' +
-          'username, and their phone when they shared their own contact) and stores a text on their open session. ' +
+          'username, and their phone when they shared their own contact) and stores their message of any kind on their open ' +
+          'session, else on a new one in the queue (`origin: inbound`, no operator). ' +
           'A replayed update_id changes nothing; update types not used are acknowledged and ignored.',
         security: [],
         params: Params,

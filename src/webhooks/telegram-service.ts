@@ -5,11 +5,12 @@ import type { Clock } from '../clock.js';
 import type { Database } from '../db/types.js';
 import { Refusal } from '../domain/refusal.js';
 import type { LiveChatService } from '../live-chats/service.js';
-import { insertInboundMessage } from '../sessions/message-repository.js';
+import { storeInboundMessage } from '../sessions/inbound.js';
 import { eventTime } from './event-time.js';
-import { findOpenSessionByPeer, recordProcessedEvent } from './inbound-repository.js';
+import { recordProcessedEvent } from './inbound-repository.js';
 import type { TelegramUpdate } from './schemas.js';
 import { secretsMatch } from './signature.js';
+import { telegramInboundContent } from './telegram-content.js';
 import { webhookChannel } from './webhook-channel.js';
 
 export type TelegramOutcome = 'processed' | 'duplicate' | 'ignored';
@@ -38,7 +39,8 @@ export class TelegramWebhookService {
 
   /**
    * Applies one Update in one short transaction: records the person in channel_contacts (with
-   * their phone when they shared their own contact) and stores a text on their open session.
+   * their phone when they shared their own contact) and stores their message, of any kind, on
+   * their open session, else on a new one in the queue (see storeInboundMessage).
    * Returns `duplicate` for an update_id seen before (nothing changes) and `ignored` for
    * updates that are not a person's message in a private chat. Safe to retry.
    */
@@ -51,7 +53,7 @@ export class TelegramWebhookService {
 
     return this.db.transaction().execute(async (trx) => {
       if (!(await recordProcessedEvent(trx, liveChatId, `tg:${update.update_id}`, this.clock.now()))) return 'duplicate';
-      await recordChannelContact(trx, {
+      const known = await recordChannelContact(trx, {
         liveChatId,
         externalUserId: String(sender.id),
         chatId: String(message.chat.id),
@@ -59,14 +61,13 @@ export class TelegramWebhookService {
         phone,
         at,
       });
-      if (message.text !== undefined) {
-        const session = await findOpenSessionByPeer(trx, liveChatId, `tg:${sender.id}`);
-        if (session) {
-          // message_id counts per chat, so the chat makes it unique on the live chat.
-          const providerMessageId = `${message.chat.id}:${message.message_id}`;
-          await insertInboundMessage(trx, { sessionId: session.id, liveChatId, text: message.text, providerMessageId, at });
-        }
-      }
+      // A session with them is addressed by their shared phone, else their username, else their id.
+      const account = known.phone ?? (known.username ? `@${known.username.toLowerCase()}` : `tg:${sender.id}`);
+      const name = [sender.first_name, sender.last_name].filter(Boolean).join(' ');
+      const person = { liveChatId, channel: 'telegram' as const, account, peer: `tg:${sender.id}`, name: name || account, detail: known.phone ? { column: 'phones' as const, value: known.phone } : null };
+      // message_id counts per chat, so the chat makes it unique on the live chat.
+      const providerMessageId = `${message.chat.id}:${message.message_id}`;
+      await storeInboundMessage(trx, person, { ...telegramInboundContent(message), subject: null, providerMessageId, at });
       return 'processed';
     });
   }

@@ -67,8 +67,9 @@ export const whatsappWebhookRoutes: FastifyPluginAsyncTypebox<{ whatsapp: WhatsA
         operationId: 'receiveWhatsAppNotification',
         summary: 'Receive WhatsApp messages and delivery statuses',
         description:
-          'Called by Meta. The signature is checked over the exact raw body. `messages[]` record the sender, opening ' +
-          'their 24-hour window, and are stored on their open session; `statuses[]` move outbound messages by ' +
+          'Called by Meta. The signature is checked over the exact raw body. `messages[]` of every type record the sender, ' +
+          'opening their 24-hour window, and are stored on their open session, else on a new one in the queue ' +
+          '(`origin: inbound`, no operator; a new contact is named from `contacts[].profile.name`); `statuses[]` move outbound messages by ' +
           'providerMessageId to sent, delivered, read or failed, never backwards. A replayed wamid changes nothing.',
         security: [],
         params: Params,

@@ -7,13 +7,14 @@ import type { MessageError } from '../domain/message.js';
 import { Refusal, validationFailed } from '../domain/refusal.js';
 import type { WhatsAppChannel } from '../live-chats/model.js';
 import type { LiveChatService } from '../live-chats/service.js';
-import { insertInboundMessage } from '../sessions/message-repository.js';
+import { storeInboundMessage } from '../sessions/inbound.js';
 import { eventTime } from './event-time.js';
-import { findOpenSessionByPeer, recordProcessedEvent } from './inbound-repository.js';
+import { recordProcessedEvent } from './inbound-repository.js';
 import { type DeliveryStatus, applyOrKeepDeliveryStatus, compare } from './message-status-repository.js';
 import type { WhatsAppInboundMessage, WhatsAppNotification, WhatsAppStatus } from './schemas.js';
 import { isValidHubSignature, secretsMatch } from './signature.js';
 import { webhookChannel } from './webhook-channel.js';
+import { whatsAppInboundContent } from './whatsapp-content.js';
 
 export interface WhatsAppOutcome {
   /** Inbound messages recorded now; replays are not counted. */
@@ -64,8 +65,9 @@ export class WhatsAppWebhookService {
 
   /**
    * Applies a whole notification (every entry and change) in one short transaction. Inbound
-   * messages record the sender in channel_contacts, which opens their 24-hour window, and are
-   * stored on the person's open session; a wamid seen before changes nothing. Statuses move
+   * messages of every type record the sender in channel_contacts, which opens their 24-hour
+   * window, and are stored on the person's open session, else on a new one in the queue (see
+   * storeInboundMessage); a wamid seen before changes nothing. Statuses move
    * outbound messages forwards only. Changes for another phone number are ignored. Safe to retry.
    */
   async handleNotification(liveChatId: string, channel: WhatsAppChannel, notification: WhatsAppNotification): Promise<WhatsAppOutcome> {
@@ -75,18 +77,20 @@ export class WhatsAppWebhookService {
     // A fixed order (person, then event) takes row locks in the same order in concurrent
     // deliveries, and applies one message's statuses as they happened.
     const inbound = changes.flatMap((c) => c.value.messages ?? []).sort((a, b) => compare(a.from, b.from) || compare(a.id, b.id));
+    // The people's WhatsApp names, which name a contact created for a first message.
+    const profiles = new Map(changes.flatMap((c) => (c.value.contacts ?? []).map((p) => [p.wa_id ?? '', p.profile?.name ?? ''] as const)));
     const statuses = changes.flatMap((c) => c.value.statuses ?? []).sort((a, b) => compare(a.id, b.id) || Number(a.timestamp) - Number(b.timestamp));
     if (inbound.length === 0 && statuses.length === 0) return { messages: 0, statuses: 0 };
 
     return this.db.transaction().execute(async (trx) => {
       const outcome: WhatsAppOutcome = { messages: 0, statuses: 0 };
-      for (const message of inbound) if (await this.#recordInbound(trx, liveChatId, message)) outcome.messages++;
+      for (const message of inbound) if (await this.#recordInbound(trx, liveChatId, message, profiles.get(message.from))) outcome.messages++;
       for (const status of statuses) if (await this.#applyStatus(trx, liveChatId, status)) outcome.statuses++;
       return outcome;
     });
   }
 
-  async #recordInbound(trx: Transaction<Database>, liveChatId: string, message: WhatsAppInboundMessage): Promise<boolean> {
+  async #recordInbound(trx: Transaction<Database>, liveChatId: string, message: WhatsAppInboundMessage, profileName: string | undefined): Promise<boolean> {
     if (!WA_ID.test(message.from)) return false;
     if (!(await recordProcessedEvent(trx, liveChatId, `wa:${message.id}`, this.clock.now()))) return false;
     const at = eventTime(message.timestamp, this.clock);
@@ -94,10 +98,8 @@ export class WhatsAppWebhookService {
     // older numbering).
     const phone = whatsAppPeer(`+${message.from}`);
     await recordChannelContact(trx, { liveChatId, externalUserId: message.from, phone, at });
-    const session = await findOpenSessionByPeer(trx, liveChatId, phone);
-    if (session) {
-      await insertInboundMessage(trx, { sessionId: session.id, liveChatId, text: inboundText(message), providerMessageId: message.id, at });
-    }
+    const person = { liveChatId, channel: 'whatsapp' as const, account: phone, peer: phone, name: profileName || phone, detail: { column: 'phones' as const, value: phone } };
+    await storeInboundMessage(trx, person, { ...whatsAppInboundContent(message), subject: null, providerMessageId: message.id, at });
     return true;
   }
 
@@ -109,11 +111,6 @@ export class WhatsAppWebhookService {
     const report = { status: delivery, error, reportedAt: eventTime(status.timestamp, this.clock), at: this.clock.now() };
     return (await applyOrKeepDeliveryStatus(trx, liveChatId, status.id, report)) === 'moved';
   }
-}
-
-/** The readable text of an inbound message; null for media and other non-text kinds. */
-function inboundText(message: WhatsAppInboundMessage): string | null {
-  return message.text?.body ?? message.button?.text ?? null;
 }
 
 /** The provider's reason for a failed status: its code and text. */

@@ -24,7 +24,7 @@ describe('Email client', () => {
   });
   afterEach(() => smtp.reset());
 
-  it('sends from the inbox address with our own Message-ID and a subject that names the live chat', async () => {
+  it('sends from the inbox address with our own Message-ID, and without a stored subject names the live chat', async () => {
     const liveChat = liveChatWith(emailChannel(smtp.port), { name: 'Acme Support' });
     const message = textMessage('ann@example.org', 'Hello Ann,\nyour order shipped.');
 
@@ -36,26 +36,27 @@ describe('Email client', () => {
     expect(envelope).toEqual({ from: 'support@example.com', to: ['ann@example.org'] });
     expect(mail.from?.value).toEqual([{ address: 'support@example.com', name: 'Acme Support' }]);
     expect(mail.to && !Array.isArray(mail.to) ? mail.to.value.map((a) => a.address) : []).toEqual(['ann@example.org']);
-    expect(mail.subject).toBe('Message from Acme Support');
+    expect(mail.subject).toBe('Acme Support');
     expect(mail.messageId).toBe(`<${message.id}@example.com>`);
     expect(mail.text?.trim()).toBe('Hello Ann,\nyour order shipped.');
     expect(mail.inReplyTo).toBeUndefined();
     expect(mail.references).toBeUndefined();
   });
 
-  it('threads a later message on the earlier ones: In-Reply-To the last, References the chain, "Re:" subject', async () => {
+  it('threads a later message on the earlier ones: In-Reply-To the last, References the chain, the subject as stored', async () => {
     const liveChat = liveChatWith(emailChannel(smtp.port));
-    const first = textMessage('ann@example.org', 'First');
+    const first = textMessage('ann@example.org', 'First', [], 'Order 4711');
     const firstResult = await client.send(liveChat, first);
     expect(firstResult.outcome).toBe('sent');
     const firstId = (firstResult as { providerMessageId: string }).providerMessageId;
 
-    await client.send(liveChat, textMessage('ann@example.org', 'Second', [firstId]));
+    await client.send(liveChat, textMessage('ann@example.org', 'Second', [firstId], 'Re: Order 4711'));
     // An inbound reply may be stored without angle brackets.
-    await client.send(liveChat, textMessage('ann@example.org', 'Third', [firstId, 'reply-1@example.org']));
+    await client.send(liveChat, textMessage('ann@example.org', 'Third', [firstId, 'reply-1@example.org'], 'Re: Order 4711'));
 
-    const [, second, third] = smtp.received.map((r) => r.mail);
-    expect(second!.subject).toBe('Re: Message from Acme Support');
+    const [head, second, third] = smtp.received.map((r) => r.mail);
+    expect(head!.subject).toBe('Order 4711');
+    expect(second!.subject).toBe('Re: Order 4711');
     expect(second!.inReplyTo).toBe(firstId);
     expect(second!.references).toBe(firstId);
     expect(third!.inReplyTo).toBe('<reply-1@example.org>');

@@ -7,6 +7,6 @@ export function liveChatWith(channel: Channel, overrides: Partial<Omit<LiveChat,
   return { id: randomUUID(), name: 'Acme Support', channel, createdAt: new Date(), updatedAt: new Date(), ...overrides };
 }
 
-export function textMessage(to: string, text: string, thread: string[] = []): OutboundMessage {
-  return { id: randomUUID(), to, content: { text }, thread };
+export function textMessage(to: string, text: string, thread: string[] = [], subject?: string): OutboundMessage {
+  return { id: randomUUID(), to, content: { text, ...(subject !== undefined ? { subject } : {}) }, thread };
 }

@@ -43,6 +43,35 @@ describe('the generated TypeScript client', () => {
     expect(messages.data?.items.map((m) => m.text)).toEqual(['Hello Ann']);
   });
 
+  it('lists the queue and takes a session a customer’s email opened', async () => {
+    const api = createSessionClient({ baseUrl: server.url, apiKey: ADMIN_KEY });
+    const inboundSecret = 'client-inbound-secret-0123';
+    const chat = await api.POST('/live-chats', {
+      body: { name: 'Inbox', channel: { type: 'email', address: 'help@example.com', smtp: { host: '127.0.0.1', port: 2525 }, inboundSecret } },
+    });
+    const liveChatId = chat.data!.id;
+    await api.PUT('/live-chats/{id}/operators/{operatorId}', { params: { path: { id: liveChatId, operatorId: 'op-1' } } });
+
+    // The mail server pipes the customer's email in; it opens a session in the queue.
+    const email = 'From: Bea <bea@customer.example>\r\nTo: help@example.com\r\nSubject: Refund\r\nMessage-ID: <refund-1@customer.example>\r\n\r\nI want my money back.\r\n';
+    const piped = await fetch(`${server.url}/webhooks/email/${liveChatId}`, {
+      method: 'POST',
+      headers: { 'content-type': 'message/rfc822', authorization: `Bearer ${inboundSecret}` },
+      body: email,
+    });
+    expect(piped.status).toBe(200);
+
+    const queue = await api.GET('/sessions', { params: { query: { liveChatId, unassigned: true, status: 'open' } } });
+    expect(queue.data?.items).toHaveLength(1);
+    const waiting = queue.data!.items[0]!;
+    expect(waiting).toMatchObject({ origin: 'inbound', operatorId: null, account: 'bea@customer.example' });
+
+    const taken = await api.POST('/sessions/{id}/assign', { params: { path: { id: waiting.id } }, body: { operatorId: 'op-1' } });
+    expect(taken.data).toMatchObject({ id: waiting.id, operatorId: 'op-1' });
+    const messages = await api.GET('/sessions/{id}/messages', { params: { path: { id: waiting.id } } });
+    expect(messages.data?.items.map((m) => [m.direction, m.subject, m.text])).toEqual([['inbound', 'Refund', 'I want my money back.']]);
+  });
+
   it('returns problem details as typed errors', async () => {
     const api = createSessionClient({ baseUrl: server.url, apiKey: 'not-a-key' });
     const result = await api.GET('/sessions', { params: { query: { limit: 5 } } });

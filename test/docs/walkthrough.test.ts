@@ -27,7 +27,12 @@ describe('the README curl walkthrough (docs/walkthrough.sh)', () => {
       ['list its messages', 200],
       ['close the session', 200],
       ['reopen the session', 200],
+      ['a customer writes first', 200],
+      ['list the queue', 200],
+      ['take it from the queue', 200],
+      ['answer the customer', 202],
     ]);
+    expect(stdout).toMatch(/"origin":"inbound"/);
     expect(stdout).toMatch(/"code":"session_already_open","instance":"\/sessions","existingSessionId":"[0-9a-f-]{36}"/);
     expect(stdout).toContain('Walkthrough complete');
   });

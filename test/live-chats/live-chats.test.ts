@@ -47,12 +47,23 @@ describe('POST /live-chats', () => {
     expectNoSecrets(created);
   });
 
+  it('keeps an inbox’s inbound secret write-only and encrypted, and says that one is set', async () => {
+    const inboundSecret = 'inbound-secret-write-only-42';
+    const created = await create('email', { inboundSecret });
+    expect(created.data.channel.inboundSecretSet).toBe(true);
+    expectNoSecrets(created, [inboundSecret]);
+    expectNoSecrets(await call(t.app, 'GET', `/live-chats/${created.data.id}`), [inboundSecret]);
+    expect(JSON.stringify(await storedRow(created.data.id))).not.toContain(inboundSecret);
+    expectFieldError(await call(t.app, 'PATCH', `/live-chats/${created.data.id}`, { channel: { inboundSecret: 'short' } }), '/channel/inboundSecret', 'too_short');
+  });
+
   it('connects an inbox, lower-casing its domain and securing port 465 by default', async () => {
     const created = await create('email', { address: 'Support@Example.COM', smtp: { host: 'smtp.example.com', port: 465, password: 'smtp-password' } });
     expect(created.data.channel).toEqual({
       type: 'email',
       address: 'Support@example.com',
       smtp: { host: 'smtp.example.com', port: 465, secure: true, passwordSet: true },
+      inboundSecretSet: false,
     });
     expectNoSecrets(created);
     const plain = await create('email', { smtp: { host: 'smtp.example.com', port: 587 } });

@@ -428,6 +428,7 @@ describe('POST /sessions: the created session (check 9)', () => {
       contactId: expect.stringMatching(/^[0-9a-f-]{36}$/),
       account: phone,
       operatorId,
+      origin: 'operator',
       status: 'open',
       createdAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/),
       updatedAt: expect.any(String),

@@ -57,3 +57,16 @@ export function personWrote(
 ) {
   return recordChannelContact(db, { liveChatId, ...person, at });
 }
+
+/**
+ * Closes the sessions that people's own messages opened on the live chat and nobody took, as an
+ * operator dismisses them — so that a test about initiation can then initiate with those people.
+ */
+export async function dismissQueue(app: App, liveChatId: string): Promise<void> {
+  const queued = await call(app, 'GET', `/sessions?liveChatId=${liveChatId}&unassigned=true&status=open&limit=100`);
+  if (queued.statusCode !== 200) throw new Error(`queue not listed: ${queued.body}`);
+  for (const session of queued.data.items as { id: string }[]) {
+    const closed = await call(app, 'POST', `/sessions/${session.id}/close`, {});
+    if (closed.statusCode !== 200) throw new Error(`queued session not closed: ${closed.body}`);
+  }
+}

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type TestApp, call, createTestApp } from '../support/app.js';
-import { liveChatWithOperator, newPhone } from '../support/fixtures.js';
+import { liveChatWithOperator, newPhone, dismissQueue } from '../support/fixtures.js';
 import { type HttpStandIn, waitUntil } from '../support/http-stand-in.js';
 import { startTelegramStandIn } from '../support/telegram-stand-in.js';
 import { startWhatsAppStandIn } from '../support/whatsapp-stand-in.js';
@@ -49,6 +49,7 @@ describe('webhooks with delivery', () => {
     const phone = newPhone();
     await postTelegram(t.app, liveChatId, telegramMessage(person, { text: '/start' }));
     await postTelegram(t.app, liveChatId, telegramSharedContact(person, phone.slice(1)));
+    await dismissQueue(t.app, liveChatId);
 
     const session = await call(t.app, 'POST', '/sessions', { liveChatId, operatorId, contact: { name: 'Dana', phones: [phone] }, message: { text: 'Hello Dana!' } });
     expect(session.statusCode, session.body).toBe(201);
@@ -64,6 +65,7 @@ describe('webhooks with delivery', () => {
     const { liveChatId, operatorId } = await liveChatWithOperator(t.app, 'whatsapp');
     const phone = newPhone();
     await postWhatsApp(t.app, liveChatId, whatsappNotification([whatsappChange({ messages: [whatsappText(phone.slice(1), 'Hi, any news?')] })]));
+    await dismissQueue(t.app, liveChatId);
 
     const session = await call(t.app, 'POST', '/sessions', { liveChatId, operatorId, contact: { name: 'Sheena', phones: [phone] }, message: { text: 'Yes: it shipped today.' } });
     expect(session.statusCode, session.body).toBe(201);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type TestApp, call, createTestApp } from '../support/app.js';
-import { liveChatWithOperator, newPhone } from '../support/fixtures.js';
+import { dismissQueue, liveChatWithOperator, newPhone } from '../support/fixtures.js';
 import { expectProblem } from '../support/problems.js';
 import { postTelegram, postWhatsApp, telegramMessage, telegramSharedContact, whatsappChange, whatsappNotification, whatsappText } from './providers.js';
 
@@ -13,7 +13,7 @@ describe('Telegram: a bot reaches only people who wrote to it', () => {
   });
   afterAll(() => t.close());
 
-  it('refuses an unknown person, then opens a session once they wrote and shared their phone', async () => {
+  it('refuses an unknown person; once they wrote, initiating points to the session their message opened, which the operator takes', async () => {
     const { liveChatId, operatorId } = await liveChatWithOperator(t.app, 'telegram');
     const phone = newPhone();
     const person = { id: 5_550_001_001, username: 'asha_k' };
@@ -22,25 +22,28 @@ describe('Telegram: a bot reaches only people who wrote to it', () => {
 
     expectProblem(await initiate(phone), 422, 'telegram_no_prior_contact');
 
-    // Writing to the bot makes the person known by @username; their phone only once shared.
+    // Writing to the bot makes the person known by @username — and opens a session in the
+    // queue; their phone is known only once shared.
     expect((await postTelegram(t.app, liveChatId, telegramMessage(person, { text: '/start' }))).statusCode).toBe(200);
     expectProblem(await initiate(phone), 422, 'telegram_no_prior_contact');
     expect((await postTelegram(t.app, liveChatId, telegramSharedContact(person, phone.slice(1)))).statusCode).toBe(200);
 
-    const session = await initiate(phone);
-    expect(session.statusCode, session.body).toBe(201);
-    expect(session.data).toMatchObject({ channel: 'telegram', account: phone, status: 'open' });
+    // By phone or by @username it is the same person, whose own session is open: the operator takes it.
+    const byPhone = expectProblem(await initiate(phone), 409, 'session_already_open');
+    expect(expectProblem(await initiate('@Asha_K'), 409, 'session_already_open').existingSessionId).toBe(byPhone.existingSessionId);
+    const taken = await call(t.app, 'POST', `/sessions/${byPhone.existingSessionId}/assign`, { operatorId });
+    expect(taken.statusCode, taken.body).toBe(200);
+    expect(taken.data).toMatchObject({ channel: 'telegram', account: '@asha_k', origin: 'inbound', operatorId, status: 'open' });
+    expect((await call(t.app, 'POST', `/sessions/${taken.data.id}/messages`, { operatorId, text: 'Hello Asha!' })).statusCode).toBe(202);
 
-    // The same person by @username is the same peer: one open session.
-    const again = await initiate('@Asha_K');
-    expect(expectProblem(again, 409, 'session_already_open').existingSessionId).toBe(session.data.id);
-
-    // What they write now lands on the session.
+    // What they write now lands on the session too.
     await postTelegram(t.app, liveChatId, telegramMessage(person, { text: 'Hi! Yes, about my order…' }));
-    const messages = await call(t.app, 'GET', `/sessions/${session.data.id}/messages`);
-    expect(messages.data.items.map((m: { direction: string; text: string; status: string }) => [m.direction, m.text, m.status])).toEqual([
-      ['outbound', 'Hello Asha!', 'queued'],
-      ['inbound', 'Hi! Yes, about my order…', 'received'],
+    const messages = await call(t.app, 'GET', `/sessions/${taken.data.id}/messages`);
+    expect(messages.data.items.map((m: { direction: string; kind: string; text: string }) => [m.direction, m.kind, m.text])).toEqual([
+      ['inbound', 'text', '/start'],
+      ['inbound', 'contacts', `Ann ${phone.slice(1)}`],
+      ['outbound', 'text', 'Hello Asha!'],
+      ['inbound', 'text', 'Hi! Yes, about my order…'],
     ]);
   });
 
@@ -49,6 +52,7 @@ describe('Telegram: a bot reaches only people who wrote to it', () => {
     const body = { liveChatId, operatorId, contact: { name: 'Ben' }, account: '@ben_writes', message: { text: 'Hi Ben' } };
     expectProblem(await call(t.app, 'POST', '/sessions', body), 422, 'telegram_no_prior_contact');
     await postTelegram(t.app, liveChatId, telegramMessage({ id: 5_550_002_002, username: 'Ben_Writes' }, { text: 'hello?' }));
+    await dismissQueue(t.app, liveChatId);
     const session = await call(t.app, 'POST', '/sessions', body);
     expect(session.statusCode, session.body).toBe(201);
   });
@@ -84,6 +88,7 @@ describe('WhatsApp: free text only within 24 hours of the person’s last messag
     // The person wrote two hours ago: the window is open for another 22 hours.
     const firstWrote = new Date(t.clock.now().getTime() - 2 * HOUR);
     expect((await personWrites(liveChatId, waId, 'Hello', firstWrote)).statusCode).toBe(200);
+    await dismissQueue(t.app, liveChatId);
     const session = await call(t.app, 'POST', '/sessions', body);
     expect(session.statusCode, session.body).toBe(201);
     const sessionId = session.data.id as string;
@@ -130,6 +135,7 @@ describe('WhatsApp: free text only within 24 hours of the person’s last messag
     const { liveChatId, operatorId } = await liveChatWithOperator(t.app, 'whatsapp');
     const ten = `55${String(Date.now() % 100_000_000).padStart(8, '0')}`;
     expect((await personWrites(liveChatId, `521${ten}`, 'Hola', t.clock.now())).statusCode).toBe(200);
+    await dismissQueue(t.app, liveChatId);
     const session = await call(t.app, 'POST', '/sessions', { liveChatId, operatorId, contact: { name: 'Memo', phones: [`+52${ten}`] }, message: { text: 'Hola Memo' } });
     expect(session.statusCode, session.body).toBe(201);
   });

@@ -11,7 +11,9 @@ export const WHATSAPP_VERIFY_TOKEN = 'whatsapp-verify-token';
 export const WHATSAPP_PHONE_NUMBER_ID = '106540352242922';
 
 let updateCounter = 100_000;
-let messageCounter = 1;
+// Telegram numbers a chat's messages in both directions from one counter; the stand-in numbers the
+// bot's from 1, so the people's here come from a range of their own.
+let messageCounter = 500_000;
 
 /** A fresh update_id. */
 export const nextUpdateId = () => updateCounter++;

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findChannelContactByExternalId } from '../../src/channel-contacts/repository.js';
 import { type TestApp, call, createTestApp } from '../support/app.js';
-import { liveChatWithOperator } from '../support/fixtures.js';
+import { dismissQueue, liveChatWithOperator } from '../support/fixtures.js';
 import { expectFieldError, expectProblem } from '../support/problems.js';
 import { nextUpdateId, postTelegram, telegramMessage, telegramSharedContact, unixSeconds } from './providers.js';
 
@@ -23,9 +23,6 @@ describe('POST /webhooks/telegram/{liveChatId}', () => {
   afterAll(() => t.close());
 
   const channelContact = (userId: number) => findChannelContactByExternalId(t.database.handle.db, liveChatId, String(userId));
-  const inboundMessages = () =>
-    t.database.handle.db.selectFrom('messages').selectAll().where('live_chat_id', '=', liveChatId).where('direction', '=', 'inbound').execute();
-
   it('records who wrote: user id, chat id, username and the time of their message', async () => {
     const person = newPerson();
     const sentAt = new Date(t.clock.now().getTime() - 5 * 60_000);
@@ -168,42 +165,40 @@ describe('POST /webhooks/telegram/{liveChatId}', () => {
 
   it('stores a text from a person with an open session on it, once, as a received inbound message', async () => {
     const person = newPerson();
-    const before = (await inboundMessages()).length;
     await postTelegram(t.app, liveChatId, telegramMessage(person, { text: '/start' }));
-    expect(await inboundMessages()).toHaveLength(before); // No session yet: nothing to store the text on.
-
-    const session = await call(t.app, 'POST', '/sessions', {
-      liveChatId,
-      operatorId,
-      contact: { name: 'Ann' },
-      account: `@${person.username}`,
-      message: { text: 'Hello Ann, how can we help?' },
-    });
-    expect(session.statusCode, session.body).toBe(201);
+    // Their first message opened a session in the queue; the operator takes it.
+    const queue = await call(t.app, 'GET', `/sessions?liveChatId=${liveChatId}&unassigned=true&account=%40${person.username}`);
+    expect(queue.data.items).toHaveLength(1);
+    const session = queue.data.items[0];
+    expect(session).toMatchObject({ origin: 'inbound', operatorId: null, account: `@${person.username!.toLowerCase()}`, status: 'open' });
+    expect((await call(t.app, 'POST', `/sessions/${session.id}/assign`, { operatorId })).statusCode).toBe(200);
 
     const sentAt = new Date(t.clock.now().getTime() - 1_000);
     const reply = telegramMessage(person, { text: 'My order is late' }, { date: sentAt });
     expect((await postTelegram(t.app, liveChatId, reply)).data).toEqual({ outcome: 'processed' });
     expect((await postTelegram(t.app, liveChatId, reply)).data).toEqual({ outcome: 'duplicate' });
 
-    const messages = await call(t.app, 'GET', `/sessions/${session.data.id}/messages`);
+    const messages = await call(t.app, 'GET', `/sessions/${session.id}/messages`);
     expect(messages.statusCode).toBe(200);
     const inbound = messages.data.items.filter((m: { direction: string }) => m.direction === 'inbound');
-    expect(inbound).toEqual([
+    expect(inbound.map((m: { text: string }) => m.text)).toEqual(['/start', 'My order is late']);
+    expect(inbound[1]).toEqual(
       expect.objectContaining({
-        sessionId: session.data.id,
+        sessionId: session.id,
         direction: 'inbound',
+        kind: 'text',
         text: 'My order is late',
         status: 'received',
         providerMessageId: `${person.id}:${reply.message.message_id}`,
         createdAt: new Date(unixSeconds(sentAt) * 1000).toISOString(),
       }),
-    ]);
+    );
   });
 
   it('lists a reply after the message it answers, though Telegram stamps it in whole seconds', async () => {
     const person = newPerson();
     await postTelegram(t.app, liveChatId, telegramMessage(person, { text: '/start' }, { date: new Date(t.clock.now().getTime() - 60_000) }));
+    await dismissQueue(t.app, liveChatId);
     const session = await call(t.app, 'POST', '/sessions', { liveChatId, operatorId, contact: { name: 'Ann' }, account: `@${person.username}`, message: { text: 'Hello' } });
     expect(session.statusCode, session.body).toBe(201);
     // The reply's `date` is earlier than the outbound message's time (seconds, and a skewed clock).
@@ -212,14 +207,21 @@ describe('POST /webhooks/telegram/{liveChatId}', () => {
     expect(messages.data.items.map((m: { text: string }) => m.text)).toEqual(['Hello', 'Hi back']);
   });
 
-  it('does not store texts on a closed session', async () => {
+  it('stores a text after the session was closed on a new session in the queue, for the same contact', async () => {
     const person = newPerson();
     await postTelegram(t.app, liveChatId, telegramMessage(person, { text: '/start' }));
+    await dismissQueue(t.app, liveChatId);
     const session = await call(t.app, 'POST', '/sessions', { liveChatId, operatorId, contact: { name: 'Ann' }, account: `@${person.username}` });
     expect(session.statusCode, session.body).toBe(201);
     expect((await call(t.app, 'POST', `/sessions/${session.data.id}/close`, {})).statusCode).toBe(200);
     await postTelegram(t.app, liveChatId, telegramMessage(person, { text: 'anyone there?' }));
-    const messages = await call(t.app, 'GET', `/sessions/${session.data.id}/messages`);
-    expect(messages.data.items.filter((m: { direction: string }) => m.direction === 'inbound')).toEqual([]);
+
+    const closed = await call(t.app, 'GET', `/sessions/${session.data.id}/messages`);
+    expect(closed.data.items.filter((m: { direction: string }) => m.direction === 'inbound')).toEqual([]);
+    const queue = await call(t.app, 'GET', `/sessions?liveChatId=${liveChatId}&unassigned=true&status=open&contactId=${session.data.contactId}`);
+    expect(queue.data.items).toHaveLength(1);
+    expect(queue.data.items[0]).toMatchObject({ origin: 'inbound', operatorId: null, contactId: session.data.contactId });
+    const reply = await call(t.app, 'GET', `/sessions/${queue.data.items[0].id}/messages`);
+    expect(reply.data.items.map((m: { text: string }) => m.text)).toEqual(['anyone there?']);
   });
 });
