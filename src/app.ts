@@ -3,10 +3,12 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Config } from './config.js';
 import type { DatabaseHandle } from './db/connection.js';
 import { type AppServices, createServices } from './services.js';
-import type { DeliveryHandoff, SessionEvents } from './sessions/service.js';
+import { type DeliveryHandoff, type SessionEvents, sessionNotFound } from './sessions/service.js';
 import { errorsPlugin, renderFrameworkError } from './http/errors.js';
 import { shutdownPlugin } from './http/shutdown.js';
 import { authPlugin } from './http/auth.js';
+import { liveChatScopePlugin } from './http/live-chat-scope.js';
+import { findSession } from './sessions/repository.js';
 import { idempotencyPlugin } from './idempotency/plugin.js';
 import { securityPlugin } from './http/security.js';
 import { requestLogPlugin } from './http/request-log.js';
@@ -51,6 +53,8 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
     bodyLimit: config.bodyLimitBytes,
+    // Which hops in front of the service may name the client address (TRUST_PROXY).
+    trustProxy: typeof config.trustProxy === 'number' ? trustHops(config.trustProxy) : config.trustProxy,
     requestIdHeader: false,
     genReqId: requestIdFor,
     // One line per request comes from the request-log plugin instead.
@@ -104,7 +108,17 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   await app.register(errorsPlugin);
   await app.register(shutdownPlugin);
   await app.register(openapiPlugin);
-  await app.register(authPlugin, { db: database.db, adminApiKey: config.adminApiKey });
+  await app.register(authPlugin, {
+    db: database.db,
+    adminApiKey: config.adminApiKey,
+    metricsToken: config.metricsToken,
+    authFailuresPerMinute: config.authFailuresPerMinute,
+    clock,
+  });
+  // Keys restricted to some live chats: the resources whose routes name them by their own id.
+  await app.register(liveChatScopePlugin, {
+    owners: { session: { liveChatOf: async (id) => (await findSession(database.db, id))?.live_chat_id, notFound: sessionNotFound } },
+  });
   await app.register(securityPlugin, { rateLimitPerMinute: config.rateLimitPerMinute });
   await app.register(idempotencyPlugin, { db: database.db, clock });
   await app.register(requestLogPlugin);
@@ -118,6 +132,11 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   await app.register(webhookRoutes, { db: database.db, liveChats: services.liveChats, clock });
 
   return app as unknown as App;
+}
+
+/** Trusts the `hops` proxies nearest the service (Fastify's numeric trustProxy, which its types omit). */
+function trustHops(hops: number) {
+  return (_address: string, hop: number) => hop < hops;
 }
 
 declare module 'fastify' {

@@ -20,7 +20,7 @@ export interface AppServices {
 export function createServices(deps: { config: Config; database: DatabaseHandle; clock: Clock; events?: SessionEvents; handoff?: DeliveryHandoff }): AppServices {
   const { db } = deps.database;
   const events = deps.events ?? noSessionEvents;
-  const liveChats = new LiveChatService(db, new SecretBox(deps.config.secretsKey));
+  const liveChats = new LiveChatService(db, new SecretBox(deps.config.secretsKeys));
   const contacts = new ContactService(db);
   // Initiations are written in groups, one statement at a time until 16 wait, then by up to a
   // quarter of the pool at once.

@@ -281,6 +281,8 @@ export class Dispatcher {
   }
 
   async #send(liveChat: LiveChat, message: OutboundMessage): Promise<SendResult> {
+    // Retried, not failed: the right SECRETS_KEY may be configured again.
+    if (!liveChat.secretsReadable) return transient('secrets_unreadable', 'The live chat’s channel secrets cannot be decrypted with SECRETS_KEY.');
     try {
       return await this.options.channels.clientFor(liveChat.channel.type).send(liveChat, message, this.#shutdown.signal);
     } catch (error) {

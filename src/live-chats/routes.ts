@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import { liveChatScope } from '../http/live-chat-scope.js';
 import { OperatorId, Timestamp, Uuid, ref, responses } from '../http/schemas.js';
 import { type LiveChat, publicChannel } from './model.js';
 import { ChannelInput, ChannelPatchInput, LiveChatName, LiveChatSchema } from './schemas.js';
@@ -14,6 +15,7 @@ function toResponse(chat: LiveChat) {
     id: chat.id,
     name: chat.name,
     channel: publicChannel(chat.channel) as never,
+    secretsReadable: chat.secretsReadable,
     createdAt: chat.createdAt.toISOString(),
     updatedAt: chat.updatedAt.toISOString(),
   };
@@ -43,7 +45,7 @@ export const liveChatRoutes: FastifyPluginAsyncTypebox<{ liveChats: LiveChatServ
   app.get(
     '/live-chats',
     {
-      config: { access: 'sessions' },
+      config: { access: 'sessions', liveChat: 'listing' },
       schema: {
         tags: ['live-chats'],
         operationId: 'listLiveChats',
@@ -51,13 +53,13 @@ export const liveChatRoutes: FastifyPluginAsyncTypebox<{ liveChats: LiveChatServ
         response: responses({ 200: Type.Object({ items: Type.Array(LiveChatRef) }) }),
       },
     },
-    async () => ({ items: (await liveChats.list()).map(toResponse) }),
+    async (request) => ({ items: (await liveChats.list(liveChatScope(request))).map(toResponse) }),
   );
 
   app.get(
     '/live-chats/:id',
     {
-      config: { access: 'sessions' },
+      config: { access: 'sessions', liveChat: { params: 'id' } },
       schema: {
         tags: ['live-chats'],
         operationId: 'getLiveChat',

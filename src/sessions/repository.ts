@@ -72,6 +72,8 @@ export interface SessionQuery {
   operatorId?: string | undefined;
   contactId?: string | undefined;
   account?: string | undefined;
+  /** Only sessions of these live chats (a restricted API key); null or undefined: all. */
+  within?: readonly string[] | null | undefined;
   limit: number;
   after?: Keyset | undefined;
 }
@@ -84,6 +86,7 @@ export function listSessions(db: Db, query: SessionQuery): Promise<(SessionRow &
   if (query.operatorId) q = q.where('operator_id', '=', query.operatorId);
   if (query.contactId) q = q.where('contact_id', '=', query.contactId);
   if (query.account) q = q.where('account', '=', query.account);
+  if (query.within) q = query.within.length > 0 ? q.where('live_chat_id', 'in', query.within) : q.where(sql.lit(false));
   if (query.after) q = q.where(afterKeyset(query.after));
   return q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(query.limit + 1).execute();
 }

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { SESSION_STATUSES } from '../domain/session.js';
 import { decodeCursor, pageResponse } from '../http/cursor.js';
+import { liveChatScope } from '../http/live-chat-scope.js';
 import { type ErrorResponse, OneOf, OperatorId, Pagination, Uuid, ref, responses } from '../http/schemas.js';
 import type { Message, Session } from './model.js';
 import type { MessageService } from './message-service.js';
@@ -9,6 +10,7 @@ import { InitiateSessionBody, MessageContentSchema, MessageSchema, SessionSchema
 import type { SessionService } from './service.js';
 import { initiateSessionExamples, sessionAlreadyOpenExample } from './examples.js';
 
+const OF_SESSION = { params: 'id', owner: 'session' };
 const SESSION_NOT_FOUND = { 404: 'No session with this id (`session_not_found`).' };
 const IdParams = Type.Object({ id: Uuid });
 const IdempotencyHeaders = Type.Object({
@@ -52,7 +54,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ sessions: SessionService
   app.post(
     '/sessions',
     {
-      config: { access: 'sessions', idempotent: true },
+      config: { access: 'sessions', idempotent: true, liveChat: { body: 'liveChatId' } },
       schema: {
         tags: ['sessions'],
         operationId: 'createSession',
@@ -90,7 +92,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ sessions: SessionService
   app.get(
     '/sessions',
     {
-      config: { access: 'sessions' },
+      config: { access: 'sessions', liveChat: 'listing' },
       schema: {
         tags: ['sessions'],
         operationId: 'listSessions',
@@ -112,7 +114,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ sessions: SessionService
     },
     async (request) => {
       const { cursor, ...query } = request.query;
-      const page = await sessions.list({ ...query, limit: query.limit ?? 20, after: cursor ? decodeCursor(cursor) : undefined });
+      const page = await sessions.list({ ...query, limit: query.limit ?? 20, after: cursor ? decodeCursor(cursor) : undefined, within: liveChatScope(request) });
       return pageResponse(page, sessionResponse);
     },
   );
@@ -120,7 +122,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ sessions: SessionService
   app.get(
     '/sessions/:id',
     {
-      config: { access: 'sessions' },
+      config: { access: 'sessions', liveChat: OF_SESSION },
       schema: { tags: ['sessions'], operationId: 'getSession', summary: 'Get a session', params: IdParams, response: responses({ 200: SessionRef }, SESSION_NOT_FOUND) },
     },
     async (request) => sessionResponse(await sessions.get(request.params.id)),
@@ -129,7 +131,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ sessions: SessionService
   app.post(
     '/sessions/:id/close',
     {
-      config: { access: 'sessions' },
+      config: { access: 'sessions', liveChat: OF_SESSION },
       schema: {
         tags: ['sessions'],
         operationId: 'closeSession',
@@ -145,7 +147,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ sessions: SessionService
   app.post(
     '/sessions/:id/reopen',
     {
-      config: { access: 'sessions', idempotent: true },
+      config: { access: 'sessions', idempotent: true, liveChat: OF_SESSION },
       schema: {
         tags: ['sessions'],
         operationId: 'reopenSession',
@@ -173,7 +175,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ sessions: SessionService
   app.post(
     '/sessions/:id/messages',
     {
-      config: { access: 'sessions', idempotent: true },
+      config: { access: 'sessions', idempotent: true, liveChat: OF_SESSION },
       schema: {
         tags: ['sessions'],
         operationId: 'sendMessage',
@@ -205,7 +207,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ sessions: SessionService
   app.get(
     '/sessions/:id/messages',
     {
-      config: { access: 'sessions' },
+      config: { access: 'sessions', liveChat: OF_SESSION },
       schema: {
         tags: ['sessions'],
         operationId: 'listMessages',
