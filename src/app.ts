@@ -126,7 +126,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
 
   await app.register(healthRoutes, { database });
   await app.register(apiKeyRoutes, { db: database.db });
-  await app.register(liveChatRoutes, { liveChats: services.liveChats });
+  await app.register(liveChatRoutes, { liveChats: services.liveChats, telegramWebhooks: services.telegramWebhooks });
   await app.register(contactRoutes, { contacts: services.contacts });
   await app.register(sessionRoutes, { sessions: services.sessions, messages: services.messages });
   await app.register(webhookRoutes, { db: database.db, liveChats: services.liveChats, clock });
