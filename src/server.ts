@@ -19,6 +19,10 @@ async function main(): Promise<void> {
   }
   const logger = pino(loggerOptions(config.logLevel));
 
+  if (config.secretsKeyIsDevelopment) {
+    // Development only (production refuses to start without SECRETS_KEY).
+    logger.warn('SECRETS_KEY is not set: channel secrets are sealed with the development key written in the source. Set SECRETS_KEY before storing real credentials.');
+  }
   if (!config.adminApiKey) {
     config.adminApiKey = generateApiKey();
     // Development only (production refuses to start without one): shown once, never stored.
