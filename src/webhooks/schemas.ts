@@ -37,6 +37,9 @@ export const TelegramOutcome = Type.Object({
   }),
 });
 
+// Meta batches up to about a thousand updates in one notification; the body limit bounds it too.
+const MAX_EVENTS = 5_000;
+
 const WhatsAppInboundMessage = Type.Object({
   from: Type.String({ description: 'The sender’s wa_id (digits).' }),
   id: Type.String({ description: 'wamid.' }),
@@ -60,6 +63,7 @@ const WhatsAppStatus = Type.Object({
         message: Type.Optional(Type.String()),
         error_data: Type.Optional(Type.Object({ details: Type.Optional(Type.String()) })),
       }),
+      { maxItems: 100 },
     ),
   ),
 });
@@ -69,15 +73,15 @@ const WhatsAppChange = Type.Object({
   field: Type.String(),
   value: Type.Object({
     metadata: Type.Optional(Type.Object({ phone_number_id: Type.String(), display_phone_number: Type.Optional(Type.String()) })),
-    messages: Type.Optional(Type.Array(WhatsAppInboundMessage)),
-    statuses: Type.Optional(Type.Array(WhatsAppStatus)),
+    messages: Type.Optional(Type.Array(WhatsAppInboundMessage, { maxItems: MAX_EVENTS })),
+    statuses: Type.Optional(Type.Array(WhatsAppStatus, { maxItems: MAX_EVENTS })),
   }),
 });
 
 export const WhatsAppNotification = Type.Object(
   {
     object: Type.String(),
-    entry: Type.Array(Type.Object({ id: Type.Optional(Type.String()), changes: Type.Array(WhatsAppChange) })),
+    entry: Type.Array(Type.Object({ id: Type.Optional(Type.String()), changes: Type.Array(WhatsAppChange, { maxItems: MAX_EVENTS }) }), { maxItems: MAX_EVENTS }),
   },
   { description: 'A WhatsApp Cloud API webhook notification; every entry and change in it is handled.' },
 );

@@ -1,4 +1,3 @@
-import type { KyselyPlugin } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type App, buildApp } from '../../src/app.js';
 import type { Config } from '../../src/config.js';
@@ -6,17 +5,8 @@ import { ADMIN_KEY, TestClock, testConfig } from '../support/app.js';
 import { type TestDatabase, createTestDatabase } from '../support/database.js';
 import { channels, liveChatWithOperator } from '../support/fixtures.js';
 import { expectProblem } from '../support/problems.js';
+import { StatementCounter } from '../support/statement-counter.js';
 import { telegramMessage } from '../webhooks/providers.js';
-
-/** Counts the statements the app sends to the database. */
-class StatementCounter implements KyselyPlugin {
-  count = 0;
-  transformQuery: KyselyPlugin['transformQuery'] = (args) => {
-    this.count++;
-    return args.node;
-  };
-  transformResult: KyselyPlugin['transformResult'] = async (args) => args.result;
-}
 
 let database: TestDatabase;
 let app: App;
@@ -25,8 +15,7 @@ const statements = new StatementCounter();
 
 async function start(config: Partial<Config> = {}): Promise<App> {
   database = await createTestDatabase();
-  const handle = { ...database.handle, db: database.handle.db.withPlugin(statements) };
-  app = await buildApp({ config: testConfig(config), database: handle, clock });
+  app = await buildApp({ config: testConfig(config), database: statements.wrap(database.handle), clock });
   await app.ready();
   return app;
 }
