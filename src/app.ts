@@ -33,6 +33,7 @@ import { OutboxSignal } from './delivery/outbox-signal.js';
 import { outboxStats } from './delivery/outbox-repository.js';
 import type { Clock } from './clock.js';
 import { systemClock } from './clock.js';
+import { allowPhonePrefixes } from './accounts/accounts.js';
 
 export interface BuildAppOptions {
   config: Config;
@@ -69,6 +70,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   app.setValidatorCompiler(validatorCompiler);
 
   const clock = options.clock ?? systemClock;
+  allowPhonePrefixes(config.phoneAllowPrefixes);
   const metrics = new Metrics({ pool: database.pool, defaultMetrics: true, outboxStats: () => outboxStats(database.db) });
   // Whoever delivers messages (the dispatcher) subscribes here to be woken after a commit.
   const outboxListeners: Array<() => void> = [];
