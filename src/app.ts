@@ -122,7 +122,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
     owners: { session: { liveChatOf: async (id) => (await findSession(database.db, id))?.live_chat_id, notFound: sessionNotFound } },
   });
   await app.register(securityPlugin, { rateLimitPerMinute: config.rateLimitPerMinute });
-  await app.register(idempotencyPlugin, { db: database.db, clock });
+  await app.register(idempotencyPlugin, { db: database.db, clock, lockMs: config.idempotencyLockMs });
   await app.register(requestLogPlugin);
   await app.register(metricsPlugin, { metrics });
 
