@@ -17,6 +17,8 @@ export interface SmtpStandInOptions {
   auth?: boolean;
   /** The address to listen on; 127.0.0.1 unless given. */
   host?: string;
+  /** The port; a free one unless given. */
+  port?: number;
 }
 
 /**
@@ -94,7 +96,10 @@ export class SmtpStandIn {
     });
     this.#server.on('error', () => {});
     this.host = options.host ?? '127.0.0.1';
-    await new Promise<void>((resolve) => this.#server.listen(0, this.host, resolve));
+    await new Promise<void>((resolve, reject) => {
+      this.#server.server.once('error', reject);
+      this.#server.listen(options.port ?? 0, this.host, resolve);
+    });
     this.port = (this.#server.server.address() as AddressInfo).port;
   }
 }
