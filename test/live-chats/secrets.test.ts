@@ -146,5 +146,6 @@ describe('npm run secrets:rotate', () => {
     } finally {
       await reopened.close();
     }
-  });
+    // A process of its own (tsx, PGlite on disk): slow on a busy machine.
+  }, 120_000);
 });
