@@ -25,7 +25,7 @@ if (!baseUrl) {
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 5);
-const ADMIN_KEY = `bench-${randomBytes(12).toString('hex')}`;
+const ADMIN_KEY = `bench-${randomBytes(16).toString('hex')}`;
 const root = fileURLToPath(new URL('..', import.meta.url));
 
 const dbName = `bench_${Date.now().toString(36)}`;

@@ -3,9 +3,12 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Config } from './config.js';
 import type { DatabaseHandle } from './db/connection.js';
 import { type AppServices, createServices } from './services.js';
+import { sessionNotFound } from './sessions/service.js';
 import { errorsPlugin, renderFrameworkError } from './http/errors.js';
 import { shutdownPlugin } from './http/shutdown.js';
 import { authPlugin } from './http/auth.js';
+import { liveChatScopePlugin } from './http/live-chat-scope.js';
+import { findSession } from './sessions/repository.js';
 import { idempotencyPlugin } from './idempotency/plugin.js';
 import { securityPlugin } from './http/security.js';
 import { requestLogPlugin } from './http/request-log.js';
@@ -32,6 +35,7 @@ import { OutboxQueue } from './delivery/outbox-queue.js';
 import { outboxStats } from './delivery/outbox-stats.js';
 import type { Clock } from './clock.js';
 import { systemClock } from './clock.js';
+import { allowPhonePrefixes } from './accounts/accounts.js';
 
 export interface BuildAppOptions {
   config: Config;
@@ -52,6 +56,8 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
     bodyLimit: config.bodyLimitBytes,
+    // Which hops in front of the service may name the client address (TRUST_PROXY).
+    trustProxy: typeof config.trustProxy === 'number' ? trustHops(config.trustProxy) : config.trustProxy,
     requestIdHeader: false,
     genReqId: requestIdFor,
     // One line per request comes from the request-log plugin instead.
@@ -66,6 +72,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   app.setValidatorCompiler(validatorCompiler);
 
   const clock = options.clock ?? systemClock;
+  allowPhonePrefixes(config.phoneAllowPrefixes);
   const metrics = new Metrics({ pool: database.pool, defaultMetrics: true, outboxStats: () => outboxStats(database.db) });
   // Delivery: the outbox dispatcher runs in every replica unless DISPATCHER_ENABLED=false; other
   // replicas' dispatchers hear of queued messages through NOTIFY (Postgres only).
@@ -92,21 +99,36 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   await app.register(errorsPlugin);
   await app.register(shutdownPlugin);
   await app.register(openapiPlugin);
-  await app.register(authPlugin, { db: database.db, adminApiKey: config.adminApiKey });
+  await app.register(authPlugin, {
+    db: database.db,
+    adminApiKey: config.adminApiKey,
+    metricsToken: config.metricsToken,
+    authFailuresPerMinute: config.authFailuresPerMinute,
+    clock,
+  });
+  // Keys restricted to some live chats: the resources whose routes name them by their own id.
+  await app.register(liveChatScopePlugin, {
+    owners: { session: { liveChatOf: async (id) => (await findSession(database.db, id))?.live_chat_id, notFound: sessionNotFound } },
+  });
   await app.register(securityPlugin, { rateLimitPerMinute: config.rateLimitPerMinute });
-  await app.register(idempotencyPlugin, { db: database.db, clock });
+  await app.register(idempotencyPlugin, { db: database.db, clock, lockMs: config.idempotencyLockMs });
   await app.register(requestLogPlugin);
   await app.register(metricsPlugin, { metrics });
 
   await app.register(healthRoutes, { database });
   await app.register(apiKeyRoutes, { db: database.db });
-  await app.register(liveChatRoutes, { liveChats: services.liveChats });
+  await app.register(liveChatRoutes, { liveChats: services.liveChats, telegramWebhooks: services.telegramWebhooks });
   await app.register(contactRoutes, { contacts: services.contacts });
   await app.register(sessionRoutes, services);
   await app.register(messageRoutes, services);
   await app.register(webhookRoutes, { db: database.db, liveChats: services.liveChats, clock });
 
   return app as unknown as App;
+}
+
+/** Trusts the `hops` proxies nearest the service (Fastify's numeric trustProxy, which its types omit). */
+function trustHops(hops: number) {
+  return (_address: string, hop: number) => hop < hops;
 }
 
 declare module 'fastify' {

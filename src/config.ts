@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { envSchema } from 'env-schema';
 import { Type, type Static } from 'typebox';
+import { DEVELOPMENT_SECRETS_KEY, parseTrustProxy } from './config-values.js';
 
 const BooleanString = Type.Union([Type.Literal('true'), Type.Literal('false')]);
 
@@ -12,7 +13,8 @@ const EnvSchema = Type.Object({
   DATABASE_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 500, default: 20 }),
   DATA_DIR: Type.String({ minLength: 1, default: './.data' }),
   ADMIN_API_KEY: Type.Optional(Type.String({ minLength: 16 })),
-  SECRETS_KEY: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9+/]{43}=$' })),
+  // One or more keys, comma-separated, newest first: 32 bytes each, base64.
+  SECRETS_KEY: Type.Optional(Type.String({ pattern: '^\\s*[A-Za-z0-9+/]{43}=\\s*(,\\s*[A-Za-z0-9+/]{43}=\\s*)*$' })),
   WHATSAPP_API_BASE_URL: Type.String({ pattern: '^https?://', default: 'https://graph.facebook.com/v21.0' }),
   TELEGRAM_API_BASE_URL: Type.String({ pattern: '^https?://', default: 'https://api.telegram.org' }),
   LOG_LEVEL: Type.Union(
@@ -20,6 +22,12 @@ const EnvSchema = Type.Object({
     { default: 'info' },
   ),
   RATE_LIMIT_PER_MINUTE: Type.Integer({ minimum: 0, default: 6000 }),
+  AUTH_FAILURES_PER_MINUTE: Type.Integer({ minimum: 0, default: 60 }),
+  TRUST_PROXY: Type.Optional(Type.String({ minLength: 1, maxLength: 2000 })),
+  PUBLIC_BASE_URL: Type.Optional(Type.String({ pattern: '^https?://[^\\s/?#]+(/[^\\s?#]*)?$' })),
+  METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16, maxLength: 512 })),
+  // E.164 prefixes accepted without a numbering-plan check (ranges newer than the metadata).
+  PHONE_ALLOW_PREFIXES: Type.Optional(Type.String({ pattern: '^\\s*\\+\\d{1,15}\\s*(,\\s*\\+\\d{1,15}\\s*)*$' })),
   BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, default: 262_144 }),
   DISPATCHER_ENABLED: Type.Union([BooleanString], { default: 'true' }),
   DELIVERY_MAX_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 100, default: 10 }),
@@ -42,12 +50,26 @@ export interface Config {
   dataDir: string;
   /** The bootstrap admin key; generated (and printed once) in development when unset. */
   adminApiKey: string | undefined;
-  /** 32 bytes that encrypt channel secrets at rest. */
-  secretsKey: Buffer;
+  /** Keys (32 bytes each) that encrypt channel secrets at rest, newest first: the first seals. */
+  secretsKeys: Buffer[];
+  /** True when SECRETS_KEY is unset and the development key (in this file) seals the secrets. */
+  secretsKeyIsDevelopment: boolean;
   whatsappApiBaseUrl: string;
   telegramApiBaseUrl: string;
   logLevel: string;
   rateLimitPerMinute: number;
+  /** Failed authentications per client address and minute before its credentials are refused unread; 0: no limit. */
+  authFailuresPerMinute: number;
+  /** Fastify's trustProxy: which hops in front of the service may name the client address. */
+  trustProxy: boolean | number | string[];
+  /** The service's own public URL (for webhooks registered with providers), without a trailing slash. */
+  publicBaseUrl: string | undefined;
+  /** When set, GET /metrics needs `Authorization: Bearer <metricsToken>`. */
+  metricsToken: string | undefined;
+  /** E.164 prefixes whose numbers are accepted when possible, without the numbering-plan check. */
+  phoneAllowPrefixes: string[];
+  /** How long a running idempotent request holds its key between renewals (not an environment setting). */
+  idempotencyLockMs: number;
   bodyLimitBytes: number;
   dispatcherEnabled: boolean;
   delivery: { maxAttempts: number; retryBaseMs: number; retryMaxMs: number; providerTimeoutMs: number };
@@ -57,9 +79,6 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-// Only for development and tests: anyone can read it here, so production refuses it.
-const DEVELOPMENT_SECRETS_KEY = Buffer.alloc(32, 'development-only-secrets-key!!!!');
-
 /**
  * Reads and validates the environment once. Throws a ConfigError naming the variable when a
  * value is malformed, or when production runs without ADMIN_API_KEY or SECRETS_KEY.
@@ -68,7 +87,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   let parsed: Env;
   try {
     // `env: false`: read the given variables only (env-schema would merge process.env under them).
-    parsed = envSchema<Env>({ schema: EnvSchema, data: { ...env }, env: false, dotenv: false });
+    // An empty value is an unset one (docker compose passes `${VAR:-}` as "").
+    const data = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
+    parsed = envSchema<Env>({ schema: EnvSchema, data, env: false, dotenv: false });
   } catch (error) {
     throw new ConfigError(`Invalid configuration: ${describeEnvError(error)}`);
   }
@@ -76,12 +97,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (production && !parsed.ADMIN_API_KEY) {
     throw new ConfigError('Invalid configuration: ADMIN_API_KEY is required when NODE_ENV=production');
   }
+  if (production && parsed.ADMIN_API_KEY!.length < 32) {
+    throw new ConfigError('Invalid configuration: ADMIN_API_KEY must be at least 32 characters when NODE_ENV=production');
+  }
   if (production && !parsed.SECRETS_KEY) {
     throw new ConfigError('Invalid configuration: SECRETS_KEY is required when NODE_ENV=production (32 random bytes, base64)');
   }
   if (parsed.DELIVERY_RETRY_MAX_MS < parsed.DELIVERY_RETRY_BASE_MS) {
     throw new ConfigError('Invalid configuration: DELIVERY_RETRY_MAX_MS must not be below DELIVERY_RETRY_BASE_MS');
   }
+  const trustProxy = parseTrustProxy(parsed.TRUST_PROXY);
+  if (trustProxy instanceof Error) throw new ConfigError(`Invalid configuration: TRUST_PROXY ${trustProxy.message}`);
+  const list = (value: string | undefined) => (value ?? '').split(',').map((v) => v.trim()).filter((v) => v.length > 0);
   return {
     nodeEnv: parsed.NODE_ENV,
     port: parsed.PORT,
@@ -90,11 +117,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databasePoolSize: parsed.DATABASE_POOL_SIZE,
     dataDir: parsed.DATA_DIR,
     adminApiKey: parsed.ADMIN_API_KEY,
-    secretsKey: parsed.SECRETS_KEY ? Buffer.from(parsed.SECRETS_KEY, 'base64') : DEVELOPMENT_SECRETS_KEY,
+    secretsKeys: parsed.SECRETS_KEY ? list(parsed.SECRETS_KEY).map((key) => Buffer.from(key, 'base64')) : [DEVELOPMENT_SECRETS_KEY],
+    secretsKeyIsDevelopment: !parsed.SECRETS_KEY,
     whatsappApiBaseUrl: parsed.WHATSAPP_API_BASE_URL.replace(/\/+$/, ''),
     telegramApiBaseUrl: parsed.TELEGRAM_API_BASE_URL.replace(/\/+$/, ''),
     logLevel: parsed.LOG_LEVEL,
     rateLimitPerMinute: parsed.RATE_LIMIT_PER_MINUTE,
+    authFailuresPerMinute: parsed.AUTH_FAILURES_PER_MINUTE,
+    trustProxy,
+    publicBaseUrl: parsed.PUBLIC_BASE_URL?.replace(/\/+$/, ''),
+    metricsToken: parsed.METRICS_TOKEN,
+    phoneAllowPrefixes: list(parsed.PHONE_ALLOW_PREFIXES),
+    idempotencyLockMs: 30_000,
     bodyLimitBytes: parsed.BODY_LIMIT_BYTES,
     dispatcherEnabled: parsed.DISPATCHER_ENABLED === 'true',
     delivery: {

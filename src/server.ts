@@ -1,10 +1,9 @@
 import closeWithGrace from 'close-with-grace';
-import pino from 'pino';
 import { buildApp } from './app.js';
 import { ConfigError, generateApiKey, loadConfig } from './config.js';
 import { connectDatabase } from './db/connection.js';
 import { migrate } from './db/migrate.js';
-import { loggerOptions } from './http/logging.js';
+import { createLogger } from './http/logging.js';
 
 async function main(): Promise<void> {
   let config;
@@ -17,8 +16,12 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const logger = pino(loggerOptions(config.logLevel));
+  const logger = createLogger({ level: config.logLevel, nodeEnv: config.nodeEnv });
 
+  if (config.secretsKeyIsDevelopment) {
+    // Development only (production refuses to start without SECRETS_KEY).
+    logger.warn('SECRETS_KEY is not set: channel secrets are sealed with the development key written in the source. Set SECRETS_KEY before storing real credentials.');
+  }
   if (!config.adminApiKey) {
     config.adminApiKey = generateApiKey();
     // Development only (production refuses to start without one): shown once, never stored.

@@ -7,6 +7,8 @@ import { LiveChatService } from './live-chats/service.js';
 import { SecretBox } from './live-chats/secret-box.js';
 import { FactLoader } from './sessions/facts.js';
 import { type InitiationObserver, SessionInitiation, noInitiationObserver } from './sessions/initiation.js';
+import { TelegramWebhookRegistration } from './live-chats/telegram-webhook.js';
+import { TelegramClient } from './channels/telegram-client.js';
 import { InitiationWriter } from './sessions/initiation-writer.js';
 import { MessageService } from './sessions/message-service.js';
 import { type OutboundQueue, noOutboundQueue } from './sessions/outbound-queue.js';
@@ -20,6 +22,7 @@ export interface AppServices {
   sessions: SessionService;
   initiation: SessionInitiation;
   messages: MessageService;
+  telegramWebhooks: TelegramWebhookRegistration;
 }
 
 export function createServices(deps: {
@@ -32,9 +35,11 @@ export function createServices(deps: {
 }): AppServices {
   const { db } = deps.database;
   const queue = deps.queue ?? noOutboundQueue;
-  const liveChats = new LiveChatService(db, new SecretBox(deps.config.secretsKey));
+  const liveChats = new LiveChatService(db, new SecretBox(deps.config.secretsKeys));
   const contacts = new ContactService(db);
   const pipeline = new Pipeline(new FactLoader(db, liveChats));
+  const telegramApi = new TelegramClient({ baseUrl: deps.config.telegramApiBaseUrl, timeoutMs: deps.config.delivery.providerTimeoutMs });
+  const telegramWebhooks = new TelegramWebhookRegistration(liveChats, telegramApi, deps.config.publicBaseUrl);
   // Initiations are written in groups, one statement at a time until 16 wait, then by up to a
   // quarter of the pool at once.
   const pool = deps.database.pool;
@@ -45,5 +50,6 @@ export function createServices(deps: {
     sessions: new SessionService(db, pipeline, deps.clock),
     initiation: new SessionInitiation(pipeline, writer, queue, deps.clock, deps.observer ?? noInitiationObserver),
     messages: new MessageService(db, pipeline, queue, deps.clock),
+    telegramWebhooks,
   };
 }

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.js';
 
 const SECRETS_KEY = randomBytes(32).toString('base64');
-const ADMIN_API_KEY = 'prod-admin-key-0123456789abcdef';
+const ADMIN_API_KEY = 'prod-admin-key-0123456789abcdef-0123';
 
 function refusal(env: Record<string, string>): ConfigError {
   try {
@@ -28,7 +28,9 @@ describe('loadConfig', () => {
       rateLimitPerMinute: 6000,
       dispatcherEnabled: true,
     });
-    expect(config.secretsKey).toHaveLength(32);
+    expect(config.secretsKeys).toHaveLength(1);
+    expect(config.secretsKeys[0]).toHaveLength(32);
+    expect(config.secretsKeyIsDevelopment).toBe(true);
   });
 
   it('reads every value it is given, and strips a trailing slash from base URLs', () => {
@@ -53,7 +55,7 @@ describe('loadConfig', () => {
       dispatcherEnabled: false,
       logLevel: 'warn',
     });
-    expect(config.secretsKey.equals(Buffer.from(SECRETS_KEY, 'base64'))).toBe(true);
+    expect(config.secretsKeys).toEqual([Buffer.from(SECRETS_KEY, 'base64')]);
   });
 
   it('reads only the variables it is given, not the process environment', () => {
@@ -77,6 +79,14 @@ describe('loadConfig', () => {
     ['RATE_LIMIT_PER_MINUTE', '-1'],
     ['DELIVERY_MAX_ATTEMPTS', '0'],
     ['NODE_ENV', 'staging'],
+    ['SECRETS_KEY', `${SECRETS_KEY},not-a-key`],
+    ['AUTH_FAILURES_PER_MINUTE', '-1'],
+    ['TRUST_PROXY', 'the load balancer'],
+    ['TRUST_PROXY', '10.0.0.0/33'],
+    ['PUBLIC_BASE_URL', 'ftp://sessions.example.com'],
+    ['PUBLIC_BASE_URL', 'https://sessions.example.com/hooks?x=1'],
+    ['METRICS_TOKEN', 'short'],
+    ['PHONE_ALLOW_PREFIXES', '1555'],
   ])('refuses a bad %s and names it', (name, value) => {
     const error = refusal({ [name]: value });
     expect(error.message).toContain(name);
@@ -107,7 +117,44 @@ describe('loadConfig', () => {
   it('starts production with both keys', () => {
     const config = loadConfig({ NODE_ENV: 'production', ADMIN_API_KEY, SECRETS_KEY });
     expect(config.nodeEnv).toBe('production');
-    expect(config.secretsKey.equals(Buffer.from(SECRETS_KEY, 'base64'))).toBe(true);
+    expect(config.secretsKeys).toEqual([Buffer.from(SECRETS_KEY, 'base64')]);
+  });
+
+  it('refuses a production ADMIN_API_KEY shorter than 32 characters, and names it', () => {
+    const error = refusal({ NODE_ENV: 'production', SECRETS_KEY, ADMIN_API_KEY: 'a'.repeat(31) });
+    expect(error.message).toContain('ADMIN_API_KEY');
+    expect(error.message).toContain('32');
+    expect(loadConfig({ NODE_ENV: 'production', SECRETS_KEY, ADMIN_API_KEY: 'a'.repeat(32) }).adminApiKey).toHaveLength(32);
+    // Outside production a shorter key is fine (development and tests).
+    expect(loadConfig({ ADMIN_API_KEY: 'a'.repeat(16) }).adminApiKey).toHaveLength(16);
+  });
+
+  it('reads SECRETS_KEY as keys newest first, and says when the development key is in use', () => {
+    const older = randomBytes(32).toString('base64');
+    const config = loadConfig({ SECRETS_KEY: ` ${SECRETS_KEY}, ${older} ` });
+    expect(config.secretsKeys).toEqual([Buffer.from(SECRETS_KEY, 'base64'), Buffer.from(older, 'base64')]);
+    expect(config.secretsKeyIsDevelopment).toBe(false);
+    expect(loadConfig({}).secretsKeyIsDevelopment).toBe(true);
+  });
+
+  it('reads the hardening settings', () => {
+    expect(loadConfig({})).toMatchObject({ authFailuresPerMinute: 60, trustProxy: false, publicBaseUrl: undefined, metricsToken: undefined, phoneAllowPrefixes: [] });
+    const config = loadConfig({
+      AUTH_FAILURES_PER_MINUTE: '10',
+      TRUST_PROXY: '10.0.0.0/8, 127.0.0.1, ::1, loopback',
+      PUBLIC_BASE_URL: 'https://sessions.example.com/',
+      METRICS_TOKEN: 'metrics-token-0123456789',
+      PHONE_ALLOW_PREFIXES: '+1555, +4930',
+    });
+    expect(config).toMatchObject({
+      authFailuresPerMinute: 10,
+      trustProxy: ['10.0.0.0/8', '127.0.0.1', '::1', 'loopback'],
+      publicBaseUrl: 'https://sessions.example.com',
+      metricsToken: 'metrics-token-0123456789',
+      phoneAllowPrefixes: ['+1555', '+4930'],
+    });
+    expect(loadConfig({ TRUST_PROXY: 'true' }).trustProxy).toBe(true);
+    expect(loadConfig({ TRUST_PROXY: '2' }).trustProxy).toBe(2);
   });
 
   it('refuses a retry cap below the first retry delay', () => {

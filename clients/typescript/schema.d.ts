@@ -141,6 +141,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/live-chats/{id}/telegram-webhook": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Register the live chat’s webhook with Telegram
+         * @description Calls Telegram’s setWebhook with `PUBLIC_BASE_URL` + `/webhooks/telegram/{id}`, the live chat’s webhook secret as `secret_token` and the update kinds the service reads (`message`, `edited_message`, `my_chat_member`).
+         */
+        post: operations["registerTelegramWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/contacts": {
         parameters: {
             query?: never;
@@ -400,11 +420,14 @@ export interface components {
                     port: number;
                     secure: boolean;
                     username?: string;
+                    allowPlaintext: boolean;
                     passwordSet: boolean;
                 };
                 /** @description Whether POST /webhooks/email/{id} takes mail in (with `Authorization: Bearer <inboundSecret>`). */
                 inboundSecretSet: boolean;
             };
+            /** @description False when none of the keys in SECRETS_KEY opens the stored channel secrets: the live chat lists and reads, but sending and webhooks fail until the key is configured again or the secrets are given anew (PATCH). */
+            secretsReadable: boolean;
             /**
              * Format: date-time
              * @description RFC 3339, UTC.
@@ -606,6 +629,8 @@ export interface operations {
                             id: string;
                             name: string;
                             scopes: ("sessions" | "admin")[];
+                            /** @description The live chats a restricted key acts in (it sees nothing of others); null: every live chat. */
+                            liveChatIds: string[] | null;
                             /**
                              * Format: date-time
                              * @description RFC 3339, UTC.
@@ -683,6 +708,8 @@ export interface operations {
                 "application/json": {
                     name: string;
                     scopes: ("sessions" | "admin")[];
+                    /** @description Restricts the key to these live chats (scope `sessions` only). Omitted or null: every live chat. */
+                    liveChatIds?: string[] | null;
                 };
             };
         };
@@ -698,6 +725,8 @@ export interface operations {
                         id: string;
                         name: string;
                         scopes: ("sessions" | "admin")[];
+                        /** @description The live chats a restricted key acts in (it sees nothing of others); null: every live chat. */
+                        liveChatIds: string[] | null;
                         /**
                          * Format: date-time
                          * @description RFC 3339, UTC.
@@ -950,7 +979,7 @@ export interface operations {
                         type: "telegram";
                         /** @description Bot token from @BotFather. Write-only. */
                         botToken: string;
-                        /** @description The secret_token given to setWebhook. Write-only. */
+                        /** @description The secret_token Telegram sends with every update (16–256 of A-Z a-z 0-9 _ -). Generated when omitted. Write-only. */
                         webhookSecret?: string;
                     } | {
                         /** @enum {string} */
@@ -963,8 +992,10 @@ export interface operations {
                             /** @description TLS from the first byte (port 465). Defaults to true on 465. */
                             secure?: boolean;
                             username?: string;
-                            /** @description SMTP password. Write-only. */
+                            /** @description SMTP password. Required again when host, port or username change. Write-only. */
                             password?: string;
+                            /** @description Send without encryption when the server does not offer STARTTLS. Off by default: unless `secure`, the connection must upgrade with STARTTLS, or the message fails with `smtp_tls_required` (loopback hosts are exempt). */
+                            allowPlaintext?: boolean;
                         };
                         /** @description Bearer secret of POST /webhooks/email/{id}, the inbound mail webhook; without it no mail is taken in. Write-only. */
                         inboundSecret?: string;
@@ -1149,6 +1180,7 @@ export interface operations {
                         verifyToken?: string;
                         /** @description Bot token from @BotFather. Write-only. */
                         botToken?: string;
+                        /** @description The secret_token Telegram sends with every update (16–256 of A-Z a-z 0-9 _ -). Generated when omitted. Write-only. */
                         webhookSecret?: string;
                         /** @description The inbox address; messages go out From it. */
                         address?: string;
@@ -1158,8 +1190,10 @@ export interface operations {
                             /** @description TLS from the first byte (port 465). Defaults to true on 465. */
                             secure?: boolean;
                             username?: string;
-                            /** @description SMTP password. Write-only. */
+                            /** @description SMTP password. Required again when host, port or username change. Write-only. */
                             password?: string;
+                            /** @description Send without encryption when the server does not offer STARTTLS. Off by default: unless `secure`, the connection must upgrade with STARTTLS, or the message fails with `smtp_tls_required` (loopback hosts are exempt). */
+                            allowPlaintext?: boolean;
                         };
                         /** @description Bearer secret of POST /webhooks/email/{id}, the inbound mail webhook; without it no mail is taken in. Write-only. */
                         inboundSecret?: string;
@@ -1505,6 +1539,112 @@ export interface operations {
                 };
             };
             /** @description The database is out of reach (`database_unavailable`); see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    registerTelegramWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description The webhook URL Telegram now calls. */
+                        url: string;
+                    };
+                };
+            };
+            /** @description The request is malformed (`validation_failed`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No API key, or an unknown or revoked one (`unauthorized`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope (`forbidden`), or a business rule refused. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No Telegram live chat with this id (`live_chat_not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description PUBLIC_BASE_URL is not set (`public_base_url_required`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Over the per-key rate limit (`rate_limited`). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure (`internal_error`); no internals are shown. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Telegram refused or did not answer (`provider_error`); the detail carries Telegram’s description. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The live chat’s secrets cannot be decrypted with SECRETS_KEY (`secrets_unreadable`). */
             503: {
                 headers: {
                     [name: string]: unknown;

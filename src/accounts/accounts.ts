@@ -1,6 +1,7 @@
 import { parsePhoneNumberFromString, validatePhoneNumberLength } from 'libphonenumber-js/max';
 import type { ChannelType } from '../domain/channel.js';
 import type { FieldError } from '../domain/refusal.js';
+import { phoneFormatHint } from './phone-hint.js';
 
 /** `telegram_user`: `tg:<user id>`, for a Telegram person with neither a shared phone nor a username. */
 export type AccountKind = 'phone' | 'username' | 'email' | 'telegram_user';
@@ -21,30 +22,40 @@ const TELEGRAM_USERNAME = /^@[A-Za-z][A-Za-z0-9_]{3,31}$/;
 // Telegram user ids: positive integers (up to 52 bits).
 const TELEGRAM_USER = /^tg:[1-9]\d{0,15}$/;
 
+// The WhatsApp Cloud API's test numbers: +1 555 …, outside the North American plan.
+const WHATSAPP_TEST_PREFIX = '+1555';
+let allowedPrefixes: readonly string[] = [WHATSAPP_TEST_PREFIX];
+
+/**
+ * E.164 prefixes (PHONE_ALLOW_PREFIXES) whose numbers are accepted when their length is
+ * possible, without the numbering-plan check: ranges newer than the metadata, or a provider's
+ * test numbers. Process-wide, like the numbering plans themselves; the app sets it at start.
+ */
+export function allowPhonePrefixes(prefixes: readonly string[]): void {
+  allowedPrefixes = [WHATSAPP_TEST_PREFIX, ...prefixes];
+}
+
 /**
  * Normalises a phone number given in full international format (`+` and country code;
- * spaces, dashes, dots and parentheses allowed) to E.164. A number without `+` is refused
- * with a message that shows the `+` form, so the caller can see what was meant.
+ * spaces, dashes, dots and parentheses allowed) to E.164. It must be valid in its country's
+ * numbering plan (libphonenumber's full metadata), or possible and under an allowed prefix;
+ * `possible` only checks the length (numbers a provider reported, and lookups of numbers stored
+ * before). A number without `+` is refused with a hint that shows only real numbers.
  */
-export function normalisePhone(input: string): ParseResult<string> {
+export function normalisePhone(input: string, check: 'valid' | 'possible' = 'valid'): ParseResult<string> {
   const trimmed = input.trim();
   if (!PHONE_FORMATTING.test(trimmed) || !/\d/.test(trimmed)) {
     return invalidPhone('Must be a phone number in full international format, e.g. +4915123456789.');
   }
-  if (!trimmed.startsWith('+') || trimmed.indexOf('+', 1) !== -1) {
-    const digits = trimmed.replace(/\D/g, '');
-    return invalidPhone(
-      `Phone numbers need the full international format with + and country code: write +${digits} if that is the number meant.`,
-    );
-  }
+  if (!trimmed.startsWith('+') || trimmed.indexOf('+', 1) !== -1) return invalidPhone(phoneFormatHint(trimmed));
   const parsed = parsePhoneNumberFromString(trimmed);
-  // "Possible" (right length for the country) rather than "valid" (in an allocated range):
-  // newly allocated ranges and providers' test numbers must not be refused.
   if (!parsed || !parsed.isPossible() || parsed.number.length > 16) {
     const reason = validatePhoneNumberLength(trimmed);
     const why = reason === 'TOO_SHORT' ? ' (too short)' : reason === 'TOO_LONG' ? ' (too long)' : '';
     return invalidPhone(`${trimmed} is not a possible phone number${why}.`);
   }
+  const accepted = check === 'possible' || parsed.isValid() || allowedPrefixes.some((prefix) => parsed.number.startsWith(prefix));
+  if (!accepted) return invalidPhone(`${trimmed} is not a valid number in its country’s numbering plan.`);
   return { ok: true, value: parsed.number };
 }
 

@@ -3,10 +3,10 @@ import type { ApiKeyRow, Database } from '../db/types.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
-export function insertApiKey(db: Db, values: { name: string; scopes: string[]; keyHash: string }): Promise<ApiKeyRow> {
+export function insertApiKey(db: Db, values: { name: string; scopes: string[]; liveChatIds: string[] | null; keyHash: string }): Promise<ApiKeyRow> {
   return db
     .insertInto('api_keys')
-    .values({ name: values.name, scopes: values.scopes, key_hash: values.keyHash })
+    .values({ name: values.name, scopes: values.scopes, live_chat_ids: values.liveChatIds, key_hash: values.keyHash })
     .returningAll()
     .executeTakeFirstOrThrow();
 }
@@ -28,4 +28,10 @@ export async function revokeApiKey(db: Db, id: string): Promise<boolean> {
     .where('revoked_at', 'is', null)
     .executeTakeFirst();
   return result.numUpdatedRows > 0n;
+}
+
+/** Which of these live chat ids exist. */
+export async function existingLiveChatIds(db: Db, ids: readonly string[]): Promise<string[]> {
+  const rows = await db.selectFrom('live_chats').select('id').where('id', 'in', ids).execute();
+  return rows.map((r) => r.id);
 }

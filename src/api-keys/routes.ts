@@ -4,18 +4,21 @@ import { Type } from 'typebox';
 import type { ApiKeyRow, Database } from '../db/types.js';
 import { Refusal } from '../domain/refusal.js';
 import { Timestamp, Uuid, responses } from '../http/schemas.js';
-import { hashApiKey, newApiKeySecret } from './hash.js';
 import * as repo from './repository.js';
+import { createApiKey } from './service.js';
 
 const ScopeSchema = Type.Union([Type.Literal('sessions'), Type.Literal('admin')]);
-const ApiKey = Type.Object({ id: Uuid, name: Type.String(), scopes: Type.Array(ScopeSchema), createdAt: Timestamp });
+const LiveChatIds = Type.Union([Type.Array(Uuid), Type.Null()], {
+  description: 'The live chats a restricted key acts in (it sees nothing of others); null: every live chat.',
+});
+const ApiKey = Type.Object({ id: Uuid, name: Type.String(), scopes: Type.Array(ScopeSchema), liveChatIds: LiveChatIds, createdAt: Timestamp });
 const CreatedApiKey = Type.Object({
   ...ApiKey.properties,
   key: Type.String({ description: 'The secret. Shown in this response only; store it now.' }),
 });
 
 function toApiKey(row: ApiKeyRow) {
-  return { id: row.id, name: row.name, scopes: row.scopes as ('sessions' | 'admin')[], createdAt: row.created_at.toISOString() };
+  return { id: row.id, name: row.name, scopes: row.scopes as ('sessions' | 'admin')[], liveChatIds: row.live_chat_ids, createdAt: row.created_at.toISOString() };
 }
 
 export const apiKeyRoutes: FastifyPluginAsyncTypebox<{ db: Kysely<Database> }> = async (app, { db }) => {
@@ -31,6 +34,11 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox<{ db: Kysely<Database> }> =
           {
             name: Type.String({ minLength: 1, maxLength: 200 }),
             scopes: Type.Array(ScopeSchema, { minItems: 1, maxItems: 2, uniqueItems: true }),
+            liveChatIds: Type.Optional(
+              Type.Union([Type.Array(Uuid, { minItems: 1, maxItems: 500, uniqueItems: true }), Type.Null()], {
+                description: 'Restricts the key to these live chats (scope `sessions` only). Omitted or null: every live chat.',
+              }),
+            ),
           },
           { additionalProperties: false },
         ),
@@ -38,8 +46,7 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox<{ db: Kysely<Database> }> =
       },
     },
     async (request, reply) => {
-      const key = newApiKeySecret();
-      const row = await repo.insertApiKey(db, { name: request.body.name, scopes: request.body.scopes, keyHash: hashApiKey(key) });
+      const { row, key } = await createApiKey(db, request.body);
       return reply.code(201).send({ ...toApiKey(row), key });
     },
   );

@@ -9,6 +9,7 @@ import {
   transient,
   wrongChannel,
 } from './channel-client.js';
+import type { TelegramWebhookApi, TelegramWebhookSettings } from '../live-chats/telegram-webhook.js';
 import { type JsonResponse, field, postJson } from './http-json.js';
 
 export interface TelegramClientOptions {
@@ -22,8 +23,20 @@ export interface TelegramClientOptions {
  * numbers messages per chat, so the provider message id is `<chat id>:<message id>`, unique
  * within the bot.
  */
-export class TelegramClient implements ChannelClient {
+export class TelegramClient implements ChannelClient, TelegramWebhookApi {
   constructor(private readonly options: TelegramClientOptions) {}
+
+  async setWebhook(botToken: string, settings: TelegramWebhookSettings): Promise<{ ok: true } | { ok: false; description: string }> {
+    const response = await postJson(
+      `${this.options.baseUrl}/bot${botToken}/setWebhook`,
+      { url: settings.url, secret_token: settings.secretToken, allowed_updates: settings.allowedUpdates },
+      { timeoutMs: this.options.timeoutMs },
+    );
+    if ('outcome' in response) return { ok: false, description: `Telegram did not answer: ${response.message}` };
+    if (field(response.body, 'ok') === true) return { ok: true };
+    const description = field(response.body, 'description');
+    return { ok: false, description: typeof description === 'string' && description.length > 0 ? description : `Telegram answered HTTP ${response.status}.` };
+  }
 
   async send(liveChat: LiveChat, message: OutboundMessage, signal?: AbortSignal): Promise<SendResult> {
     const channel = liveChat.channel;

@@ -17,7 +17,7 @@ export const contactRoutes: FastifyPluginAsyncTypebox<{ contacts: ContactService
   app.post(
     '/contacts',
     {
-      config: { access: 'sessions' },
+      config: { access: 'sessions', liveChat: 'none' },
       schema: { tags: ['contacts'], operationId: 'createContact', summary: 'Create a contact', body: ContactInput, response: responses({ 201: ContactRef }) },
     },
     async (request, reply) => {
@@ -29,7 +29,7 @@ export const contactRoutes: FastifyPluginAsyncTypebox<{ contacts: ContactService
   app.get(
     '/contacts',
     {
-      config: { access: 'sessions' },
+      config: { access: 'sessions', liveChat: 'none' },
       schema: {
         tags: ['contacts'],
         operationId: 'findContacts',
@@ -56,7 +56,7 @@ export const contactRoutes: FastifyPluginAsyncTypebox<{ contacts: ContactService
   app.get(
     '/contacts/:id',
     {
-      config: { access: 'sessions' },
+      config: { access: 'sessions', liveChat: 'none' },
       schema: {
         tags: ['contacts'],
         operationId: 'getContact',
@@ -71,7 +71,7 @@ export const contactRoutes: FastifyPluginAsyncTypebox<{ contacts: ContactService
   app.patch(
     '/contacts/:id',
     {
-      config: { access: 'sessions' },
+      config: { access: 'sessions', liveChat: 'none' },
       schema: {
         tags: ['contacts'],
         operationId: 'updateContact',

@@ -73,7 +73,8 @@ export class ContactService {
     let phone: string | undefined;
     let email: string | undefined;
     if (query.phone !== undefined) {
-      const parsed = normalisePhone(query.phone);
+      // Possible is enough to look up: numbers stored before the plan check still match.
+      const parsed = normalisePhone(query.phone, 'possible');
       if (parsed.ok) phone = parsed.value;
       else errors.push({ field: '/phone', ...parsed.error });
     }

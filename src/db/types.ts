@@ -12,6 +12,8 @@ export interface ApiKeysTable {
   id: Generated<string>;
   name: string;
   scopes: string[];
+  /** The live chats a restricted key acts in; null: every live chat. */
+  live_chat_ids: ColumnType<string[] | null, string[] | null | undefined, string[] | null>;
   key_hash: string;
   created_at: CreatedAt;
   revoked_at: Timestamp | null;

@@ -53,6 +53,8 @@ export async function attemptDelivery(message: ClaimedMessage, context: AttemptC
 }
 
 async function send(context: AttemptContext, liveChat: LiveChat, message: OutboundMessage): Promise<SendResult> {
+  // Retried, not failed: the right SECRETS_KEY may be configured again.
+  if (!liveChat.secretsReadable) return transient('secrets_unreadable', 'The live chat’s channel secrets cannot be decrypted with SECRETS_KEY.');
   try {
     return await context.channels.clientFor(liveChat.channel.type).send(liveChat, message, context.shutdown);
   } catch (error) {

@@ -28,7 +28,11 @@ export type RefusalCode =
   | 'subject_not_supported'
   | 'telegram_no_prior_contact'
   | 'whatsapp_template_required'
-  | 'channel_type_immutable';
+  | 'channel_type_immutable'
+  | 'smtp_password_required'
+  | 'public_base_url_required'
+  | 'provider_error'
+  | 'secrets_unreadable';
 
 /**
  * A request refused by a business rule or an input check, with the contract's stable code.

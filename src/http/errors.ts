@@ -32,6 +32,7 @@ const KEYWORD_CODES: Record<string, string> = {
   minProperties: 'too_few_fields',
   maxProperties: 'too_many_fields',
   uniqueItems: 'duplicate_items',
+  nulCharacter: 'invalid_character',
 };
 
 /** Turns one Ajv error into the contract's `{ field, code, message }`. */

@@ -1,4 +1,5 @@
-import type { LoggerOptions } from 'pino';
+import pino, { type Logger, type LoggerOptions } from 'pino';
+import pretty from 'pino-pretty';
 import { maskLogObject, maskPersonalData } from './log-masking.js';
 
 /** Paths pino replaces with [Redacted]: credentials in headers and channel secrets anywhere. */
@@ -37,4 +38,16 @@ export function loggerOptions(level: string): LoggerOptions {
       },
     },
   };
+}
+
+/**
+ * The service's logger: readable lines when `destination` is a terminal outside production (a
+ * developer watching `npm start`), JSON lines otherwise (a log collector reading them).
+ */
+export function createLogger(options: { level: string; nodeEnv: string }, destination: NodeJS.WritableStream & { isTTY?: boolean } = process.stdout): Logger {
+  const settings = loggerOptions(options.level);
+  if (destination.isTTY && options.nodeEnv !== 'production') {
+    return pino(settings, pretty({ destination, colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', sync: true }));
+  }
+  return pino(settings, destination);
 }

@@ -22,6 +22,10 @@ const STATUS: Record<RefusalCode, number> = {
   telegram_no_prior_contact: 422,
   whatsapp_template_required: 422,
   channel_type_immutable: 422,
+  smtp_password_required: 422,
+  public_base_url_required: 422,
+  provider_error: 502,
+  secrets_unreadable: 503,
 };
 
 /** Headers a refusal carries on the wire: a 401 names how to authenticate (RFC 9110). */

@@ -9,8 +9,6 @@ import { ProblemError } from '../http/problem.js';
 import * as repo from './repository.js';
 
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
-/** How long a running request holds its key before another may assume it died. */
-const LOCK_MS = 60_000;
 const PURGE_INTERVAL_MS = 10 * 60 * 1000;
 const REPLAYED_HEADERS = ['content-type', 'location'];
 
@@ -20,13 +18,25 @@ declare module 'fastify' {
     idempotent?: boolean;
   }
   interface FastifyRequest {
-    idempotencyKey: { apiKeyId: string; key: string } | null;
+    idempotencyKey: HeldKey | null;
   }
+}
+
+/** A key this request holds: its lock is renewed until the response is recorded. */
+interface HeldKey {
+  apiKeyId: string;
+  key: string;
+  renewal: NodeJS.Timeout;
 }
 
 export interface IdempotencyOptions {
   db: Kysely<Database>;
   clock: Clock;
+  /**
+   * How long a running request's lock lasts between renewals. The holder renews it every third
+   * of that for as long as it runs, so only a dead process's lock runs out (and then soon).
+   */
+  lockMs: number;
 }
 
 /** Identifies "the same request": method, path and a canonical form of the body. */
@@ -53,8 +63,24 @@ function canonicalJson(value: unknown): string {
  * idempotency_key_in_use, and a 5xx leaves the key free for a retry.
  */
 export const idempotencyPlugin = fp<IdempotencyOptions>(
-  async (app: FastifyInstance, { db, clock }) => {
+  async (app: FastifyInstance, { db, clock, lockMs }) => {
     app.decorateRequest('idempotencyKey', null);
+
+    const hold = (request: FastifyRequest, apiKeyId: string, key: string): void => {
+      const renewal = setInterval(() => {
+        repo.renewIdempotencyLock(db, apiKeyId, key, new Date(clock.now().getTime() + lockMs)).catch((error: unknown) =>
+          request.log.warn({ err: error }, 'could not renew an idempotency lock'),
+        );
+      }, Math.max(10, Math.floor(lockMs / 3)));
+      renewal.unref();
+      request.idempotencyKey = { apiKeyId, key, renewal };
+    };
+    const release = (request: FastifyRequest): HeldKey | null => {
+      const held = request.idempotencyKey;
+      if (held) clearInterval(held.renewal);
+      request.idempotencyKey = null;
+      return held;
+    };
 
     app.addHook('preHandler', async (request, reply) => {
       if (!request.routeOptions.config.idempotent) return;
@@ -67,11 +93,11 @@ export const idempotencyPlugin = fp<IdempotencyOptions>(
       const apiKeyId = request.principal?.keyId ?? 'anonymous';
       const print = fingerprint(request);
       const now = clock.now();
-      const claim = { apiKeyId, key, fingerprint: print, lockedUntil: new Date(now.getTime() + LOCK_MS), expiresAt: new Date(now.getTime() + IDEMPOTENCY_TTL_MS) };
+      const claim = { apiKeyId, key, fingerprint: print, lockedUntil: new Date(now.getTime() + lockMs), expiresAt: new Date(now.getTime() + IDEMPOTENCY_TTL_MS) };
 
       for (let attempt = 0; attempt < 3; attempt++) {
         if (await repo.claimIdempotencyKey(db, claim)) {
-          request.idempotencyKey = { apiKeyId, key };
+          hold(request, apiKeyId, key);
           return;
         }
         const existing = await repo.findIdempotencyKey(db, apiKeyId, key);
@@ -80,7 +106,7 @@ export const idempotencyPlugin = fp<IdempotencyOptions>(
         const abandoned = existing.status === 'running' && existing.lockedUntil <= now;
         if (expired || abandoned) {
           if (await repo.takeOverIdempotencyKey(db, { ...claim, now })) {
-            request.idempotencyKey = { apiKeyId, key };
+            hold(request, apiKeyId, key);
             return;
           }
           continue;
@@ -99,9 +125,8 @@ export const idempotencyPlugin = fp<IdempotencyOptions>(
     });
 
     app.addHook('onSend', async (request, reply, payload) => {
-      const held = request.idempotencyKey;
+      const held = release(request);
       if (!held) return payload;
-      request.idempotencyKey = null;
       try {
         if (reply.statusCode >= 500) {
           await repo.releaseIdempotencyKey(db, held.apiKeyId, held.key);
@@ -119,6 +144,9 @@ export const idempotencyPlugin = fp<IdempotencyOptions>(
       }
       return payload;
     });
+    // A request that ends without a response (the client went away) stops renewing too.
+    app.addHook('onResponse', async (request) => void release(request));
+    app.addHook('onRequestAbort', async (request) => void release(request));
 
     let purgeTimer: NodeJS.Timeout | undefined;
     app.addHook('onReady', async () => {

@@ -61,6 +61,17 @@ export async function takeOverIdempotencyKey(
   return result.numUpdatedRows > 0n;
 }
 
+/** Extends a running request's lock (its holder is alive); a finished key is left as it is. */
+export async function renewIdempotencyLock(db: Db, apiKeyId: string, key: string, lockedUntil: Date): Promise<void> {
+  await db
+    .updateTable('idempotency_keys')
+    .set({ locked_until: lockedUntil })
+    .where('api_key_id', '=', apiKeyId)
+    .where('key', '=', key)
+    .where('status', '=', sql.lit('running'))
+    .execute();
+}
+
 export async function completeIdempotencyKey(db: Db, apiKeyId: string, key: string, response: StoredResponse): Promise<void> {
   await db
     .updateTable('idempotency_keys')

@@ -12,6 +12,8 @@ export interface TelegramChannel {
   type: 'telegram';
   botToken: string;
   webhookSecret?: string;
+  /** The public numeric part of the bot token, kept beside the secrets so that it shows without them. */
+  botId?: string;
 }
 
 export interface SmtpSettings {
@@ -20,6 +22,8 @@ export interface SmtpSettings {
   secure: boolean;
   username?: string;
   password?: string;
+  /** Lets the connection stay unencrypted when the server does not offer STARTTLS. */
+  allowPlaintext?: boolean;
 }
 
 export interface EmailChannel {
@@ -42,7 +46,10 @@ export type ChannelInput =
 export interface LiveChat {
   id: string;
   name: string;
+  /** Without its secrets when secretsReadable is false. */
   channel: Channel;
+  /** False when SECRETS_KEY has no key that opens the stored secrets: the live chat shows, but cannot be used. */
+  secretsReadable: boolean;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -63,7 +70,7 @@ export function splitChannel(channel: Channel): { settings: Record<string, unkno
     }
     case 'telegram': {
       const { botToken, webhookSecret, type: _type, ...settings } = channel;
-      return { settings, secrets: compact({ botToken, webhookSecret }) };
+      return { settings: { ...settings, botId: botIdOf(botToken) }, secrets: compact({ botToken, webhookSecret }) };
     }
     case 'email': {
       const { password, ...smtp } = channel.smtp;
@@ -77,8 +84,10 @@ export function joinChannel(type: ChannelType, settings: Record<string, unknown>
   switch (type) {
     case 'whatsapp':
       return { type, ...(settings as { phoneNumberId: string }), accessToken: secrets.accessToken ?? '', ...pick(secrets, ['appSecret', 'verifyToken']) };
-    case 'telegram':
-      return { type, botToken: secrets.botToken ?? '', ...pick(secrets, ['webhookSecret']) };
+    case 'telegram': {
+      const botId = typeof settings.botId === 'string' ? { botId: settings.botId } : {};
+      return { type, botToken: secrets.botToken ?? '', ...pick(secrets, ['webhookSecret']), ...botId };
+    }
     case 'email': {
       const { address, smtp } = settings as { address: string; smtp: Omit<SmtpSettings, 'password'> };
       return { type, address, smtp: { ...smtp, ...(secrets.smtpPassword ? { password: secrets.smtpPassword } : {}) }, ...pick(secrets, ['inboundSecret']) };
@@ -96,16 +105,23 @@ export function publicChannel(channel: Channel): Record<string, unknown> {
         appSecretSet: Boolean(channel.appSecret),
         verifyTokenSet: Boolean(channel.verifyToken),
       };
-    case 'telegram': {
-      // The numeric part of a bot token is the bot's public id; the rest is the secret.
-      const botId = channel.botToken.split(':')[0] ?? '';
-      return { type: channel.type, botId, webhookSecretSet: Boolean(channel.webhookSecret) };
-    }
+    case 'telegram':
+      return { type: channel.type, botId: channel.botId ?? botIdOf(channel.botToken), webhookSecretSet: Boolean(channel.webhookSecret) };
     case 'email': {
       const { password, ...smtp } = channel.smtp;
-      return { type: channel.type, address: channel.address, smtp: { ...smtp, passwordSet: Boolean(password) }, inboundSecretSet: Boolean(channel.inboundSecret) };
+      return {
+        type: channel.type,
+        address: channel.address,
+        smtp: { ...smtp, allowPlaintext: smtp.allowPlaintext ?? false, passwordSet: Boolean(password) },
+        inboundSecretSet: Boolean(channel.inboundSecret),
+      };
     }
   }
+}
+
+/** The numeric part of a bot token is the bot's public id; the rest is the secret. */
+function botIdOf(botToken: string): string {
+  return botToken.split(':')[0] ?? '';
 }
 
 function compact(values: Record<string, string | undefined>): Record<string, string> {

@@ -1,4 +1,4 @@
-import type { Kysely, Transaction } from 'kysely';
+import { type Kysely, type Transaction, sql } from 'kysely';
 import type { Database, LiveChatRow } from '../db/types.js';
 import type { ChannelType } from '../domain/channel.js';
 
@@ -33,8 +33,11 @@ export function findLiveChatForUpdate(db: Transaction<Database>, id: string): Pr
   return db.selectFrom('live_chats').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
 }
 
-export function listLiveChats(db: Db): Promise<LiveChatRow[]> {
-  return db.selectFrom('live_chats').selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc').execute();
+/** Newest first; only the given ids when `within` is not null. */
+export function listLiveChats(db: Db, within: readonly string[] | null = null): Promise<LiveChatRow[]> {
+  let query = db.selectFrom('live_chats').selectAll();
+  if (within) query = within.length > 0 ? query.where('id', 'in', within) : query.where(sql.lit(false));
+  return query.orderBy('created_at', 'desc').orderBy('id', 'desc').execute();
 }
 
 export function updateLiveChat(db: Db, id: string, values: Omit<LiveChatValues, 'channelType'>): Promise<LiveChatRow> {

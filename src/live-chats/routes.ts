@@ -1,9 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import { liveChatScope } from '../http/live-chat-scope.js';
 import { OperatorId, Timestamp, Uuid, ref, responses } from '../http/schemas.js';
 import { type LiveChat, publicChannel } from './model.js';
 import { ChannelInput, ChannelPatchInput, LiveChatName, LiveChatSchema } from './schemas.js';
 import type { LiveChatService } from './service.js';
+import type { TelegramWebhookRegistration } from './telegram-webhook.js';
 
 const NOT_FOUND = { 404: 'No live chat with this id (`live_chat_not_found`).' };
 const IdParams = Type.Object({ id: Uuid });
@@ -14,12 +16,16 @@ function toResponse(chat: LiveChat) {
     id: chat.id,
     name: chat.name,
     channel: publicChannel(chat.channel) as never,
+    secretsReadable: chat.secretsReadable,
     createdAt: chat.createdAt.toISOString(),
     updatedAt: chat.updatedAt.toISOString(),
   };
 }
 
-export const liveChatRoutes: FastifyPluginAsyncTypebox<{ liveChats: LiveChatService }> = async (app, { liveChats }) => {
+export const liveChatRoutes: FastifyPluginAsyncTypebox<{ liveChats: LiveChatService; telegramWebhooks: TelegramWebhookRegistration }> = async (
+  app,
+  { liveChats, telegramWebhooks },
+) => {
   const LiveChatRef = ref(LiveChatSchema);
 
   app.post(
@@ -43,7 +49,7 @@ export const liveChatRoutes: FastifyPluginAsyncTypebox<{ liveChats: LiveChatServ
   app.get(
     '/live-chats',
     {
-      config: { access: 'sessions' },
+      config: { access: 'sessions', liveChat: 'listing' },
       schema: {
         tags: ['live-chats'],
         operationId: 'listLiveChats',
@@ -51,13 +57,13 @@ export const liveChatRoutes: FastifyPluginAsyncTypebox<{ liveChats: LiveChatServ
         response: responses({ 200: Type.Object({ items: Type.Array(LiveChatRef) }) }),
       },
     },
-    async () => ({ items: (await liveChats.list()).map(toResponse) }),
+    async (request) => ({ items: (await liveChats.list(liveChatScope(request))).map(toResponse) }),
   );
 
   app.get(
     '/live-chats/:id',
     {
-      config: { access: 'sessions' },
+      config: { access: 'sessions', liveChat: { params: 'id' } },
       schema: {
         tags: ['live-chats'],
         operationId: 'getLiveChat',
@@ -139,5 +145,31 @@ export const liveChatRoutes: FastifyPluginAsyncTypebox<{ liveChats: LiveChatServ
     async (request) => ({
       items: (await liveChats.listOperators(request.params.id)).map((o) => ({ operatorId: o.operatorId, assignedAt: o.assignedAt.toISOString() })),
     }),
+  );
+
+  app.post(
+    '/live-chats/:id/telegram-webhook',
+    {
+      config: { access: 'admin' },
+      schema: {
+        tags: ['live-chats'],
+        operationId: 'registerTelegramWebhook',
+        summary: 'Register the live chat’s webhook with Telegram',
+        description:
+          'Calls Telegram’s setWebhook with `PUBLIC_BASE_URL` + `/webhooks/telegram/{id}`, the live chat’s webhook secret as ' +
+          '`secret_token` and the update kinds the service reads (`message`, `edited_message`, `my_chat_member`).',
+        params: IdParams,
+        response: responses(
+          { 200: Type.Object({ url: Type.String({ description: 'The webhook URL Telegram now calls.' }) }) },
+          {
+            404: 'No Telegram live chat with this id (`live_chat_not_found`).',
+            422: 'PUBLIC_BASE_URL is not set (`public_base_url_required`).',
+            502: 'Telegram refused or did not answer (`provider_error`); the detail carries Telegram’s description.',
+            503: 'The live chat’s secrets cannot be decrypted with SECRETS_KEY (`secrets_unreadable`).',
+          },
+        ),
+      },
+    },
+    async (request) => telegramWebhooks.register(request.params.id),
   );
 };

@@ -15,13 +15,16 @@ const WhatsAppInput = Type.Object(
   { additionalProperties: false },
 );
 
+const WebhookSecret = Type.String({
+  pattern: '^[A-Za-z0-9_-]{16,256}$',
+  description: 'The secret_token Telegram sends with every update (16–256 of A-Z a-z 0-9 _ -). Generated when omitted. Write-only.',
+});
+
 const TelegramInput = Type.Object(
   {
     type: Type.Literal('telegram'),
     botToken: Type.String({ pattern: '^[0-9]{1,20}:[A-Za-z0-9_-]{20,100}$', description: 'Bot token from @BotFather. Write-only.' }),
-    webhookSecret: Type.Optional(
-      Type.String({ pattern: '^[A-Za-z0-9_-]{1,256}$', description: 'The secret_token given to setWebhook. Write-only.' }),
-    ),
+    webhookSecret: Type.Optional(WebhookSecret),
   },
   { additionalProperties: false },
 );
@@ -38,7 +41,14 @@ const SmtpInput = Type.Object(
     port: Type.Integer({ minimum: 1, maximum: 65535 }),
     secure: Type.Optional(Type.Boolean({ description: 'TLS from the first byte (port 465). Defaults to true on 465.' })),
     username: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
-    password: Type.Optional(Secret('SMTP password.')),
+    password: Type.Optional(Secret('SMTP password. Required again when host, port or username change.')),
+    allowPlaintext: Type.Optional(
+      Type.Boolean({
+        description:
+          'Send without encryption when the server does not offer STARTTLS. Off by default: unless `secure`, the connection must ' +
+          'upgrade with STARTTLS, or the message fails with `smtp_tls_required` (loopback hosts are exempt).',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -68,7 +78,7 @@ export const ChannelPatchInput = Type.Object(
     appSecret: Type.Optional(Secret('App secret.')),
     verifyToken: Type.Optional(Secret('Verify token.')),
     botToken: Type.Optional(TelegramInput.properties.botToken),
-    webhookSecret: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{1,256}$' })),
+    webhookSecret: Type.Optional(WebhookSecret),
     address: Type.Optional(EmailInput.properties.address),
     smtp: Type.Optional(Type.Partial(SmtpInput, { additionalProperties: false })),
     inboundSecret: Type.Optional(InboundSecret),
@@ -95,6 +105,7 @@ const EmailOutput = Type.Object({
     port: Type.Integer(),
     secure: Type.Boolean(),
     username: Type.Optional(Type.String()),
+    allowPlaintext: Type.Boolean(),
     passwordSet: Type.Boolean(),
   }),
   inboundSecretSet: Type.Boolean({ description: 'Whether POST /webhooks/email/{id} takes mail in (with `Authorization: Bearer <inboundSecret>`).' }),
@@ -105,6 +116,11 @@ export const LiveChatSchema = Type.Object(
     id: Uuid,
     name: Type.String(),
     channel: Type.Union([WhatsAppOutput, TelegramOutput, EmailOutput], { description: 'Non-secret channel settings.' }),
+    secretsReadable: Type.Boolean({
+      description:
+        'False when none of the keys in SECRETS_KEY opens the stored channel secrets: the live chat lists and reads, but ' +
+        'sending and webhooks fail until the key is configured again or the secrets are given anew (PATCH).',
+    }),
     createdAt: Timestamp,
     updatedAt: Timestamp,
   },

@@ -3,27 +3,11 @@ import type { Database, LiveChatRow } from '../db/types.js';
 import { Refusal, validationFailed } from '../domain/refusal.js';
 import { normaliseEmail } from '../accounts/accounts.js';
 import { type Channel, type ChannelInput, type LiveChat, joinChannel, splitChannel } from './model.js';
+import { type ChannelPatch, patchChannel, withWebhookSecret } from './patch.js';
 import * as repo from './repository.js';
-import type { SecretBox } from './secret-box.js';
+import { type SecretBox, SecretsUnreadableError } from './secret-box.js';
 
-export type ChannelPatch = Partial<{
-  type: Channel['type'];
-  phoneNumberId: string;
-  accessToken: string;
-  appSecret: string;
-  verifyToken: string;
-  botToken: string;
-  webhookSecret: string;
-  address: string;
-  smtp: Partial<{ host: string; port: number; secure: boolean; username: string; password: string }>;
-  inboundSecret: string;
-}>;
-
-const FIELDS_BY_TYPE: Record<Channel['type'], readonly string[]> = {
-  whatsapp: ['type', 'phoneNumberId', 'accessToken', 'appSecret', 'verifyToken'],
-  telegram: ['type', 'botToken', 'webhookSecret'],
-  email: ['type', 'address', 'smtp', 'inboundSecret'],
-};
+export type { ChannelPatch } from './patch.js';
 
 export const liveChatNotFound = (id: string) => new Refusal('live_chat_not_found', `Live chat ${id} does not exist.`);
 
@@ -34,20 +18,33 @@ export class LiveChatService {
     private readonly secrets: SecretBox,
   ) {}
 
-  /** Maps a stored row to the domain object, opening its sealed secrets. */
+  /**
+   * Maps a stored row to the domain object, opening its sealed secrets. Secrets no configured
+   * key opens leave the channel without them and `secretsReadable` false, instead of failing:
+   * the live chat still lists and reads.
+   */
   toLiveChat(row: LiveChatRow): LiveChat {
+    let secrets: Record<string, string> = {};
+    let secretsReadable = true;
+    try {
+      secrets = this.secrets.open(row.channel_secrets);
+    } catch (error) {
+      if (!(error instanceof SecretsUnreadableError)) throw error;
+      secretsReadable = false;
+    }
     return {
       id: row.id,
       name: row.name,
-      channel: joinChannel(row.channel_type, row.channel_settings, this.secrets.open(row.channel_secrets)),
+      channel: joinChannel(row.channel_type, row.channel_settings, secrets),
+      secretsReadable,
       createdAt: row.created_at,
       updatedAt: row.updated_at,
     };
   }
 
-  /** Creates a live chat; throws validation_failed for a malformed inbox address. */
+  /** Creates a live chat; throws validation_failed for a malformed inbox address. A Telegram webhook secret is generated when none is given. */
   async create(input: { name: string; channel: ChannelInput }): Promise<LiveChat> {
-    const channel = normaliseChannel(input.channel);
+    const channel = normaliseChannel(withWebhookSecret(input.channel));
     const { settings, secrets } = splitChannel(channel);
     const row = await repo.insertLiveChat(this.db, {
       name: input.name,
@@ -81,38 +78,38 @@ export class LiveChatService {
     return this.toLiveChat(row);
   }
 
-  async list(): Promise<LiveChat[]> {
-    return (await repo.listLiveChats(this.db)).map((row) => this.toLiveChat(row));
+  /** The live chat for a use that needs its secrets: throws 404, or secrets_unreadable when they cannot be opened. */
+  async usable(id: string): Promise<LiveChat> {
+    const chat = await this.get(id);
+    if (!chat.secretsReadable) {
+      throw new Refusal('secrets_unreadable', `The channel secrets of live chat ${id} cannot be decrypted with the configured SECRETS_KEY.`);
+    }
+    return chat;
+  }
+
+  /** Every live chat, newest first; only those in `within` when it is given (a restricted API key). */
+  async list(within: readonly string[] | null = null): Promise<LiveChat[]> {
+    return (await repo.listLiveChats(this.db, within)).map((row) => this.toLiveChat(row));
   }
 
   /**
    * Changes the name and channel fields; the channel type is fixed once created (sessions and
-   * contacts on the channel depend on it). Secrets left out of the patch are kept.
+   * contacts on the channel depend on it). Secrets left out of the patch are kept; see
+   * patchChannel for the SMTP password and unreadable secrets.
    */
   async update(id: string, patch: { name?: string; channel?: ChannelPatch }): Promise<LiveChat> {
     return this.db.transaction().execute(async (trx) => {
       const row = await repo.findLiveChatForUpdate(trx, id);
       if (!row) throw liveChatNotFound(id);
       const current = this.toLiveChat(row);
-      let channel = current.channel;
-      if (patch.channel) {
-        const allowed = FIELDS_BY_TYPE[current.channel.type];
-        const foreign = Object.keys(patch.channel).filter((k) => !allowed.includes(k));
-        if (patch.channel.type !== undefined && patch.channel.type !== current.channel.type) {
-          throw new Refusal('channel_type_immutable', 'A live chat keeps its channel type; create another live chat instead.');
-        }
-        if (foreign.length > 0) {
-          throw validationFailed(
-            foreign.map((k) => ({ field: `/channel/${k}`, code: 'unknown_field', message: `${k} does not apply to a ${current.channel.type} channel.` })),
-          );
-        }
-        channel = mergeChannel(current.channel, patch.channel);
-      }
+      const { channel, keepSealedSecrets } = patch.channel
+        ? patchChannel(current, patch.channel)
+        : { channel: current.channel, keepSealedSecrets: !current.secretsReadable };
       const { settings, secrets } = splitChannel(normaliseChannel(channel));
       const updated = await repo.updateLiveChat(trx, id, {
         name: patch.name ?? current.name,
         settings,
-        sealedSecrets: this.secrets.seal(secrets),
+        sealedSecrets: keepSealedSecrets ? row.channel_secrets : this.secrets.seal(secrets),
       });
       return this.toLiveChat(updated);
     });
@@ -133,14 +130,6 @@ export class LiveChatService {
     const rows = await repo.listOperators(this.db, liveChatId);
     return rows.map((r) => ({ operatorId: r.operator_id, assignedAt: r.assigned_at }));
   }
-}
-
-function mergeChannel(current: Channel, patch: ChannelPatch): Channel {
-  if (current.type === 'email') {
-    const { smtp, ...rest } = patch;
-    return { ...current, ...(rest as Partial<Channel>), smtp: { ...current.smtp, ...smtp } } as Channel;
-  }
-  return { ...current, ...(patch as Partial<Channel>) } as Channel;
 }
 
 function normaliseChannel(channel: ChannelInput): Channel {

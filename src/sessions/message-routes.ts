@@ -7,6 +7,8 @@ import type { MessageService } from './message-service.js';
 import { messageResponse } from './responses.js';
 import { MessageSchema, MessageSubject, MessageText, TemplateSchema } from './schemas.js';
 
+/** The session in the path names the live chat (see src/http/live-chat-scope.ts). */
+const OF_SESSION = { params: 'id', owner: 'session' };
 const SESSION_NOT_FOUND = { 404: 'No session with this id (`session_not_found`).' };
 const IdParams = Type.Object({ id: Uuid });
 
@@ -16,7 +18,7 @@ export const messageRoutes: FastifyPluginAsyncTypebox<{ messages: MessageService
   app.post(
     '/sessions/:id/messages',
     {
-      config: { access: 'sessions', idempotent: true },
+      config: { access: 'sessions', idempotent: true, liveChat: OF_SESSION },
       schema: {
         tags: ['sessions'],
         operationId: 'sendMessage',
@@ -48,7 +50,7 @@ export const messageRoutes: FastifyPluginAsyncTypebox<{ messages: MessageService
   app.get(
     '/sessions/:id/messages',
     {
-      config: { access: 'sessions' },
+      config: { access: 'sessions', liveChat: OF_SESSION },
       schema: {
         tags: ['sessions'],
         operationId: 'listMessages',

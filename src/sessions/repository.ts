@@ -40,6 +40,8 @@ export interface SessionQuery {
   /** true: sessions nobody has taken (operatorId null); false: assigned ones. */
   unassigned?: boolean | undefined;
   origin?: SessionOrigin | undefined;
+  /** Only sessions of these live chats (a restricted API key); null or undefined: all. */
+  within?: readonly string[] | null | undefined;
   limit: number;
   after?: Keyset | undefined;
 }
@@ -54,6 +56,7 @@ export function listSessions(db: Db, query: SessionQuery): Promise<(SessionRow &
   if (query.account) q = q.where('account', '=', query.account);
   if (query.unassigned !== undefined) q = q.where('operator_id', query.unassigned ? 'is' : 'is not', null);
   if (query.origin) q = q.where('origin', '=', query.origin);
+  if (query.within) q = query.within.length > 0 ? q.where('live_chat_id', 'in', query.within) : q.where(sql.lit(false));
   if (query.after) q = q.where(afterKeyset(query.after));
   return q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(query.limit + 1).execute();
 }

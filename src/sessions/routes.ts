@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { SESSION_ORIGINS, SESSION_STATUSES } from '../domain/session.js';
 import { decodeCursor, pageResponse } from '../http/cursor.js';
+import { liveChatScope } from '../http/live-chat-scope.js';
 import { OneOf, OperatorId, Pagination, Uuid, ref, responses } from '../http/schemas.js';
 import { IdempotencyHeaders, withIdempotency } from '../idempotency/schemas.js';
 import { initiateSessionExamples, sessionAlreadyOpenExample } from './examples.js';
@@ -10,6 +11,7 @@ import { sessionResponse } from './responses.js';
 import { InitiateSessionBody, MessageContentSchema, SessionSchema } from './schemas.js';
 import type { SessionService } from './service.js';
 
+const OF_SESSION = { params: 'id', owner: 'session' };
 const SESSION_NOT_FOUND = { 404: 'No session with this id (`session_not_found`).' };
 const IdParams = Type.Object({ id: Uuid });
 
@@ -19,7 +21,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ sessions: SessionService
   app.post(
     '/sessions',
     {
-      config: { access: 'sessions', idempotent: true },
+      config: { access: 'sessions', idempotent: true, liveChat: { body: 'liveChatId' } },
       schema: {
         tags: ['sessions'],
         operationId: 'createSession',
@@ -57,7 +59,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ sessions: SessionService
   app.get(
     '/sessions',
     {
-      config: { access: 'sessions' },
+      config: { access: 'sessions', liveChat: 'listing' },
       schema: {
         tags: ['sessions'],
         operationId: 'listSessions',
@@ -81,7 +83,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ sessions: SessionService
     },
     async (request) => {
       const { cursor, ...query } = request.query;
-      const page = await sessions.list({ ...query, limit: query.limit ?? 20, after: cursor ? decodeCursor(cursor) : undefined });
+      const page = await sessions.list({ ...query, limit: query.limit ?? 20, after: cursor ? decodeCursor(cursor) : undefined, within: liveChatScope(request) });
       return pageResponse(page, sessionResponse);
     },
   );
@@ -89,7 +91,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ sessions: SessionService
   app.get(
     '/sessions/:id',
     {
-      config: { access: 'sessions' },
+      config: { access: 'sessions', liveChat: OF_SESSION },
       schema: { tags: ['sessions'], operationId: 'getSession', summary: 'Get a session', params: IdParams, response: responses({ 200: SessionRef }, SESSION_NOT_FOUND) },
     },
     async (request) => sessionResponse(await sessions.get(request.params.id)),
@@ -98,7 +100,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ sessions: SessionService
   app.post(
     '/sessions/:id/assign',
     {
-      config: { access: 'sessions' },
+      config: { access: 'sessions', liveChat: OF_SESSION },
       schema: {
         tags: ['sessions'],
         operationId: 'assignSession',
@@ -121,7 +123,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ sessions: SessionService
   app.post(
     '/sessions/:id/close',
     {
-      config: { access: 'sessions' },
+      config: { access: 'sessions', liveChat: OF_SESSION },
       schema: {
         tags: ['sessions'],
         operationId: 'closeSession',
@@ -137,7 +139,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ sessions: SessionService
   app.post(
     '/sessions/:id/reopen',
     {
-      config: { access: 'sessions', idempotent: true },
+      config: { access: 'sessions', idempotent: true, liveChat: OF_SESSION },
       schema: {
         tags: ['sessions'],
         operationId: 'reopenSession',

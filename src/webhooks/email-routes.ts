@@ -20,7 +20,7 @@ export const emailWebhookRoutes: FastifyPluginAsyncTypebox<{ email: EmailWebhook
   app.post(
     '/webhooks/email/:liveChatId',
     {
-      config: { access: 'public' },
+      config: { access: 'webhook' },
       bodyLimit: EMAIL_BODY_LIMIT_BYTES,
       schema: {
         tags: ['webhooks'],

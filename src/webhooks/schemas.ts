@@ -56,6 +56,9 @@ export const TelegramOutcome = Type.Object({
   }),
 });
 
+// Meta batches up to about a thousand updates in one notification; the body limit bounds it too.
+const MAX_EVENTS = 5_000;
+
 const WhatsAppMedia = Type.Object({
   id: Type.String({ description: 'The media id; the bytes are fetched from the Graph API.' }),
   mime_type: Type.Optional(Type.String()),
@@ -82,7 +85,7 @@ const WhatsAppInboundMessage = Type.Object({
     Type.Array(
       Type.Object({
         name: Type.Optional(Type.Object({ formatted_name: Type.Optional(Type.String()) })),
-        phones: Type.Optional(Type.Array(Type.Object({ phone: Type.Optional(Type.String()) }))),
+        phones: Type.Optional(Type.Array(Type.Object({ phone: Type.Optional(Type.String()) }), { maxItems: 100 })),
       }),
       { maxItems: 100 },
     ),
@@ -111,6 +114,7 @@ const WhatsAppStatus = Type.Object({
         message: Type.Optional(Type.String()),
         error_data: Type.Optional(Type.Object({ details: Type.Optional(Type.String()) })),
       }),
+      { maxItems: 100 },
     ),
   ),
 });
@@ -121,17 +125,17 @@ const WhatsAppChange = Type.Object({
   value: Type.Object({
     metadata: Type.Optional(Type.Object({ phone_number_id: Type.String(), display_phone_number: Type.Optional(Type.String()) })),
     contacts: Type.Optional(
-      Type.Array(Type.Object({ wa_id: Type.Optional(Type.String()), profile: Type.Optional(Type.Object({ name: Type.Optional(Type.String()) })) }), { maxItems: 1000 }),
+      Type.Array(Type.Object({ wa_id: Type.Optional(Type.String()), profile: Type.Optional(Type.Object({ name: Type.Optional(Type.String()) })) }), { maxItems: MAX_EVENTS }),
     ),
-    messages: Type.Optional(Type.Array(WhatsAppInboundMessage)),
-    statuses: Type.Optional(Type.Array(WhatsAppStatus)),
+    messages: Type.Optional(Type.Array(WhatsAppInboundMessage, { maxItems: MAX_EVENTS })),
+    statuses: Type.Optional(Type.Array(WhatsAppStatus, { maxItems: MAX_EVENTS })),
   }),
 });
 
 export const WhatsAppNotification = Type.Object(
   {
     object: Type.String(),
-    entry: Type.Array(Type.Object({ id: Type.Optional(Type.String()), changes: Type.Array(WhatsAppChange) })),
+    entry: Type.Array(Type.Object({ id: Type.Optional(Type.String()), changes: Type.Array(WhatsAppChange, { maxItems: MAX_EVENTS }) }), { maxItems: MAX_EVENTS }),
   },
   { description: 'A WhatsApp Cloud API webhook notification; every entry and change in it is handled.' },
 );

@@ -15,7 +15,7 @@ export const telegramWebhookRoutes: FastifyPluginAsyncTypebox<{ telegram: Telegr
   app.post(
     '/webhooks/telegram/:liveChatId',
     {
-      config: { access: 'public' },
+      config: { access: 'webhook' },
       schema: {
         tags: ['webhooks'],
         operationId: 'receiveTelegramUpdate',

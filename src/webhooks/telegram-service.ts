@@ -81,6 +81,7 @@ function sharedOwnPhone(message: TelegramMessage, senderId: number): string | nu
   const contact = message.contact;
   if (!contact || contact.user_id !== senderId) return null;
   const given = contact.phone_number.trim();
-  const phone = normalisePhone(given.startsWith('+') ? given : `+${given}`);
+  // Telegram knows the number works: a plan newer than our metadata must not lose it.
+  const phone = normalisePhone(given.startsWith('+') ? given : `+${given}`, 'possible');
   return phone.ok ? phone.value : null;
 }

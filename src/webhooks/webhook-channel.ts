@@ -8,8 +8,9 @@ const LABELS: Record<Channel['type'], string> = { whatsapp: 'WhatsApp', telegram
 
 /**
  * The channel, with its secrets, of the live chat a webhook URL names. Throws 404
- * live_chat_not_found when there is no such live chat or it is on another channel; a
- * malformed id is simply unknown (the lookup runs before the path is validated).
+ * live_chat_not_found when there is no such live chat or it is on another channel (a
+ * malformed id is simply unknown: the lookup runs before the path is validated), and 503
+ * secrets_unreadable when its secrets cannot be opened (the provider retries later).
  */
 export async function webhookChannel<T extends Channel['type']>(
   liveChats: LiveChatService,
@@ -17,7 +18,7 @@ export async function webhookChannel<T extends Channel['type']>(
   type: T,
 ): Promise<Extract<Channel, { type: T }>> {
   if (!UUID.test(liveChatId)) throw liveChatNotFound(liveChatId);
-  const { channel } = await liveChats.get(liveChatId);
+  const { channel } = await liveChats.usable(liveChatId);
   if (channel.type !== type) {
     throw new Refusal('live_chat_not_found', `Live chat ${liveChatId} is not a ${LABELS[type]} live chat.`);
   }

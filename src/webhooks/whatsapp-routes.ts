@@ -25,7 +25,7 @@ export const whatsappWebhookRoutes: FastifyPluginAsyncTypebox<{ whatsapp: WhatsA
   app.get(
     '/webhooks/whatsapp/:liveChatId',
     {
-      config: { access: 'public' },
+      config: { access: 'webhook' },
       schema: {
         tags: ['webhooks'],
         operationId: 'verifyWhatsAppWebhook',
@@ -61,7 +61,7 @@ export const whatsappWebhookRoutes: FastifyPluginAsyncTypebox<{ whatsapp: WhatsA
   app.post(
     '/webhooks/whatsapp/:liveChatId',
     {
-      config: { access: 'public' },
+      config: { access: 'webhook' },
       schema: {
         tags: ['webhooks'],
         operationId: 'receiveWhatsAppNotification',

@@ -1,8 +1,8 @@
 import fc from 'fast-check';
-import { getCountries, getExampleNumber } from 'libphonenumber-js/max';
+import { getCountries, getExampleNumber, parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import examples from 'libphonenumber-js/mobile/examples';
 import { describe, expect, it } from 'vitest';
-import { accountFitsChannel, defaultAccountKind, maskAccount, normaliseEmail, normalisePhone, parseAccount, whatsAppPeer } from '../../src/accounts/accounts.js';
+import { accountFitsChannel, allowPhonePrefixes, defaultAccountKind, maskAccount, normaliseEmail, normalisePhone, parseAccount, whatsAppPeer } from '../../src/accounts/accounts.js';
 
 /** Every country's example mobile number, in E.164: real shapes from many numbering plans. */
 const E164_EXAMPLES = getCountries()
@@ -43,7 +43,7 @@ describe('normalisePhone', () => {
     },
   );
 
-  it('property: a possible number written with spaces, dashes, dots or parentheses normalises to its E.164 form', () => {
+  it('property: a valid number written with spaces, dashes, dots or parentheses normalises to its E.164 form', () => {
     expect(E164_EXAMPLES.length).toBeGreaterThan(200);
     fc.assert(
       fc.property(formatted, ({ number, written }) => {
@@ -63,17 +63,60 @@ describe('normalisePhone', () => {
     );
   });
 
-  it('property: digits without + are refused with a message showing the + form', () => {
+  it('property: digits without + are refused, and the message shows only + forms that are real numbers', () => {
     fc.assert(
-      fc.property(fc.stringMatching(/^[1-9]\d{6,14}$/), (digits) => {
+      fc.property(fc.stringMatching(/^0{0,2}[1-9][\d ]{6,14}$/), (digits) => {
         const result = normalisePhone(digits);
         expect(result.ok).toBe(false);
         if (!result.ok) {
           expect(result.error.code).toBe('invalid_phone_number');
-          expect(result.error.message).toContain(`+${digits}`);
+          for (const shown of result.error.message.match(/\+\d[\d ]*\d/g) ?? []) expect(parsePhoneNumberFromString(shown)?.isValid(), shown).toBe(true);
         }
       }),
+      { numRuns: 300 },
     );
+  });
+
+  it('shows the + form of digits given without it when that is a valid number', () => {
+    expect(normalisePhone('4915123456789')).toMatchObject({ ok: false, error: { message: expect.stringContaining('write +4915123456789 if that is the number meant') } });
+    expect(normalisePhone('0049 151 23456789')).toMatchObject({ ok: false, error: { message: expect.stringContaining('write +4915123456789') } });
+  });
+
+  it('answers a national number with the rule and a real example, never an invented +0…', () => {
+    const german = normalisePhone('0151 23456789');
+    expect(!german.ok && german.error.message).toBe(
+      'Phone numbers need the full international format with + and country code: add the country code after + and drop the leading 0 — for a German number, +49 1512 3456789.',
+    );
+    // 0151 2345678 is one digit short for a German mobile: the example is a country where it is valid.
+    const short = normalisePhone('0151 2345678');
+    expect(!short.ok && short.error.message).toMatch(/^Phone numbers need the full international format with \+ and country code: add the country code after \+ and drop the leading 0 — for .+, \+\d[\d ]+\.$/);
+    expect(!short.ok && short.error.message).not.toContain('+0');
+    expect(!short.ok && short.error.message).not.toContain('German');
+    const french = normalisePhone('06 12 34 56 78');
+    expect(!french.ok && french.error.message).toContain('for a French number, +33 6 12 34 56 78.');
+    // No country where it is a number: the rule alone.
+    const none = normalisePhone('0 1');
+    expect(!none.ok && none.error.message).toBe('Phone numbers need the full international format with + and country code: add the country code after + and drop the leading 0.');
+  });
+
+  it('refuses numbers that are possible by length but not valid in their country’s plan', () => {
+    for (const input of ['+49 151 23', '+1 000 000 0000', '+55 11 8765 4321']) {
+      expect(normalisePhone(input), input).toMatchObject({ ok: false, error: { code: 'invalid_phone_number' } });
+      expect(normalisePhone(input, 'possible').ok, input).toBe(true);
+    }
+  });
+
+  it('accepts the WhatsApp Cloud API test numbers (+1 555 …) and the prefixes of PHONE_ALLOW_PREFIXES', () => {
+    expect(normalisePhone('+1 555 012 3456')).toEqual({ ok: true, value: '+15550123456' });
+    expect(normalisePhone('+1 000 000 0000').ok).toBe(false);
+    allowPhonePrefixes(['+1000']);
+    try {
+      expect(normalisePhone('+1 000 000 0000')).toEqual({ ok: true, value: '+10000000000' });
+      // Still a possible length: a prefix does not admit any digits at all.
+      expect(normalisePhone('+1 000 0').ok).toBe(false);
+    } finally {
+      allowPhonePrefixes([]);
+    }
   });
 
   it('property: never throws, and whatever it accepts is E.164', () => {

@@ -20,7 +20,14 @@ describe('POST /api-keys', () => {
   it('creates a key and shows it once, with its id, name, scopes and creation time', async () => {
     const created = await call(t.app, 'POST', '/api-keys', { name: 'CRM', scopes: ['sessions'] });
     expect(created.statusCode, created.body).toBe(201);
-    expect(created.data).toEqual({ id: expect.stringMatching(/^[0-9a-f-]{36}$/), name: 'CRM', scopes: ['sessions'], key: expect.any(String), createdAt: expect.any(String) });
+    expect(created.data).toEqual({
+      id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      name: 'CRM',
+      scopes: ['sessions'],
+      liveChatIds: null,
+      key: expect.any(String),
+      createdAt: expect.any(String),
+    });
     expect(created.data.key.length).toBeGreaterThanOrEqual(32);
   });
 
@@ -49,11 +56,11 @@ describe('GET /api-keys', () => {
     expect(listed.body).not.toContain(b.key);
     expect(listed.data.items).toEqual(
       expect.arrayContaining([
-        { id: a.id, name: 'listed a', scopes: ['sessions'], createdAt: expect.any(String) },
-        { id: b.id, name: 'listed b', scopes: ['admin', 'sessions'], createdAt: expect.any(String) },
+        { id: a.id, name: 'listed a', scopes: ['sessions'], liveChatIds: null, createdAt: expect.any(String) },
+        { id: b.id, name: 'listed b', scopes: ['admin', 'sessions'], liveChatIds: null, createdAt: expect.any(String) },
       ]),
     );
-    for (const item of listed.data.items) expect(Object.keys(item).sort()).toEqual(['createdAt', 'id', 'name', 'scopes']);
+    for (const item of listed.data.items) expect(Object.keys(item).sort()).toEqual(['createdAt', 'id', 'liveChatIds', 'name', 'scopes']);
   });
 });
 

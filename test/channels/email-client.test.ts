@@ -1,8 +1,9 @@
+import { type AddressInfo, createServer } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { EmailClient } from '../../src/channels/email-client.js';
+import { EmailClient, isLoopbackHost } from '../../src/channels/email-client.js';
 import type { EmailChannel } from '../../src/live-chats/model.js';
 import { closedPortUrl } from '../support/http-stand-in.js';
-import { SmtpStandIn } from '../support/smtp-stand-in.js';
+import { SmtpStandIn, nonLoopbackAddress } from '../support/smtp-stand-in.js';
 import { liveChatWith, textMessage } from './live-chat.js';
 
 const emailChannel = (port: number): EmailChannel => ({
@@ -102,5 +103,62 @@ describe('Email client', () => {
     } finally {
       await other.close();
     }
+  });
+
+  it('describes a failed connection in its own words, never with the server’s banner', async () => {
+    // A server that greets with a refusal and its own text (which could say anything).
+    const banner = createServer((socket) => socket.end('554 Visit https://phish.example to restore your mailbox\r\n'));
+    await new Promise<void>((resolve) => banner.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = banner.address() as AddressInfo;
+      const result = await client.send(liveChatWith(emailChannel(port)), textMessage('ann@example.org', 'Hi'));
+      expect(result.outcome).not.toBe('sent');
+      expect(JSON.stringify(result)).not.toContain('phish');
+      expect(result).toMatchObject({ message: expect.stringContaining(`127.0.0.1:${port}`) });
+    } finally {
+      await new Promise((resolve) => banner.close(resolve));
+    }
+    const closed = Number(new URL(await closedPortUrl()).port);
+    const refused = await client.send(liveChatWith(emailChannel(closed)), textMessage('ann@example.org', 'Hi'));
+    expect(refused).toMatchObject({ code: 'network_error', message: expect.stringMatching(new RegExp(`connecting to the SMTP server 127\\.0\\.0\\.1:${closed}.*ECONNREFUSED`)) });
+  });
+});
+
+describe('Email client: STARTTLS', () => {
+  let remote: SmtpStandIn;
+  let client: EmailClient;
+  beforeAll(async () => {
+    // Reached through a non-loopback address, as a remote server is; it offers AUTH but not STARTTLS.
+    remote = await SmtpStandIn.start({ auth: true, host: nonLoopbackAddress() });
+    client = new EmailClient({ timeoutMs: 2_000 });
+  });
+  afterAll(async () => {
+    await client.close();
+    await remote.close();
+  });
+  afterEach(() => remote.reset());
+
+  const channelTo = (smtp: Partial<EmailChannel['smtp']>): EmailChannel => ({
+    type: 'email',
+    address: 'support@example.com',
+    smtp: { host: remote.host, port: remote.port, secure: false, username: 'mailer', password: 'smtp-password', ...smtp },
+  });
+
+  it('fails the message permanently with smtp_tls_required when the server does not offer STARTTLS, sending nothing', async () => {
+    const result = await client.send(liveChatWith(channelTo({})), textMessage('ann@example.org', 'Hi'));
+    expect(result).toMatchObject({ outcome: 'permanent', code: 'smtp_tls_required' });
+    expect(remote.logins).toEqual([]);
+    expect(remote.received).toEqual([]);
+  });
+
+  it('sends in plain text when the live chat allows it (allowPlaintext)', async () => {
+    const result = await client.send(liveChatWith(channelTo({ allowPlaintext: true })), textMessage('ann@example.org', 'Hi'));
+    expect(result.outcome).toBe('sent');
+    expect(remote.logins).toEqual([{ username: 'mailer', password: 'smtp-password' }]);
+  });
+
+  it('exempts loopback hosts only', () => {
+    for (const host of ['localhost', 'LOCALHOST', 'mail.localhost', '127.0.0.1', '127.8.9.10', '::1', '[::1]', '::ffff:127.0.0.1']) expect(isLoopbackHost(host), host).toBe(true);
+    for (const host of ['smtp.example.com', '10.0.0.1', '192.0.2.2', 'localhost.example.com', '128.0.0.1', '::2']) expect(isLoopbackHost(host), host).toBe(false);
   });
 });

@@ -4,7 +4,7 @@ import type { Channel, LiveChat } from '../../src/live-chats/model.js';
 
 /** A live chat as the dispatcher hands it to a channel client (secrets included). */
 export function liveChatWith(channel: Channel, overrides: Partial<Omit<LiveChat, 'channel'>> = {}): LiveChat {
-  return { id: randomUUID(), name: 'Acme Support', channel, createdAt: new Date(), updatedAt: new Date(), ...overrides };
+  return { id: randomUUID(), name: 'Acme Support', channel, secretsReadable: true, createdAt: new Date(), updatedAt: new Date(), ...overrides };
 }
 
 export function textMessage(to: string, text: string, thread: string[] = [], subject?: string): OutboundMessage {

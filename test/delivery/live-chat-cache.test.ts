@@ -6,6 +6,7 @@ const chat = (name: string): LiveChat => ({
   id: 'lc-1',
   name,
   channel: { type: 'telegram', botToken: '1:token' },
+  secretsReadable: true,
   createdAt: new Date(0),
   updatedAt: new Date(0),
 });

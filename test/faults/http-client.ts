@@ -29,7 +29,7 @@ export class NoResponse extends Error {
 }
 
 /** The bootstrap admin key every service process of the fault tests is started with. */
-export const SERVICE_ADMIN_KEY = 'fault-test-admin-key-0123456789';
+export const SERVICE_ADMIN_KEY = 'fault-test-admin-key-0123456789abcdef';
 
 /**
  * One HTTP request with a JSON body to a service process over a real socket. Resolves with any

@@ -35,6 +35,7 @@ describe('POST /live-chats', () => {
       id: expect.stringMatching(/^[0-9a-f-]{36}$/),
       name: 'whatsapp desk',
       channel: { type: 'whatsapp', phoneNumberId: '106540352242922', appSecretSet: true, verifyTokenSet: true },
+      secretsReadable: true,
       createdAt: expect.any(String),
       updatedAt: expect.any(String),
     });
@@ -42,8 +43,8 @@ describe('POST /live-chats', () => {
   });
 
   it('connects a Telegram bot and shows its public bot id only', async () => {
-    const created = await create('telegram', { webhookSecret: undefined });
-    expect(created.data.channel).toEqual({ type: 'telegram', botId: '123456789', webhookSecretSet: false });
+    const created = await create('telegram');
+    expect(created.data.channel).toEqual({ type: 'telegram', botId: '123456789', webhookSecretSet: true });
     expectNoSecrets(created);
   });
 
@@ -57,17 +58,37 @@ describe('POST /live-chats', () => {
     expectFieldError(await call(t.app, 'PATCH', `/live-chats/${created.data.id}`, { channel: { inboundSecret: 'short' } }), '/channel/inboundSecret', 'too_short');
   });
 
+  it('generates a Telegram webhook secret when none is given, in Telegram’s alphabet', async () => {
+    const created = await create('telegram', { webhookSecret: undefined });
+    expect(created.data.channel.webhookSecretSet).toBe(true);
+    const chat = await t.app.services.liveChats.get(created.data.id);
+    expect(chat.channel.type === 'telegram' && chat.channel.webhookSecret).toMatch(/^[A-Za-z0-9_-]{16,256}$/);
+    const other = await t.app.services.liveChats.get((await create('telegram', { webhookSecret: undefined })).data.id);
+    expect(other.channel).not.toMatchObject({ webhookSecret: chat.channel.type === 'telegram' ? chat.channel.webhookSecret : '' });
+  });
+
+  it('refuses a Telegram webhook secret outside 16–256 of A-Z a-z 0-9 _ -', async () => {
+    for (const webhookSecret of ['x', 'a'.repeat(15), 'a'.repeat(257), 'sixteen chars ok?']) {
+      const response = await call(t.app, 'POST', '/live-chats', { name: 'bot', channel: channels.telegram({ webhookSecret }) });
+      expectFieldError(response, '/channel/webhookSecret', 'invalid_format');
+    }
+    const created = await create('telegram');
+    expectFieldError(await call(t.app, 'PATCH', `/live-chats/${created.data.id}`, { channel: { webhookSecret: 'short' } }), '/channel/webhookSecret', 'invalid_format');
+    await create('telegram', { webhookSecret: 'a'.repeat(16) });
+    await create('telegram', { webhookSecret: 'A-z_0'.repeat(51) + 'x' });
+  });
+
   it('connects an inbox, lower-casing its domain and securing port 465 by default', async () => {
     const created = await create('email', { address: 'Support@Example.COM', smtp: { host: 'smtp.example.com', port: 465, password: 'smtp-password' } });
     expect(created.data.channel).toEqual({
       type: 'email',
       address: 'Support@example.com',
-      smtp: { host: 'smtp.example.com', port: 465, secure: true, passwordSet: true },
+      smtp: { host: 'smtp.example.com', port: 465, secure: true, allowPlaintext: false, passwordSet: true },
       inboundSecretSet: false,
     });
     expectNoSecrets(created);
     const plain = await create('email', { smtp: { host: 'smtp.example.com', port: 587 } });
-    expect(plain.data.channel.smtp).toEqual({ host: 'smtp.example.com', port: 587, secure: false, passwordSet: false });
+    expect(plain.data.channel.smtp).toEqual({ host: 'smtp.example.com', port: 587, secure: false, allowPlaintext: false, passwordSet: false });
   });
 
   it('refuses a channel with missing or malformed settings, naming the fields', async () => {
@@ -114,7 +135,8 @@ describe('live chat secrets', () => {
       const row = await storedRow(created.data.id);
       const stored = `${row.channel_secrets} ${JSON.stringify(row.channel_settings)}`;
       for (const secret of SECRETS) expect(stored).not.toContain(secret);
-      expect(row.channel_secrets).toMatch(/^v1\./);
+      // Sealed with the first SECRETS_KEY, named by its id.
+      expect(row.channel_secrets).toMatch(/^v2\.[0-9a-f]{8}\./);
     }
   });
 
@@ -142,18 +164,18 @@ describe('PATCH /live-chats/{id}', () => {
 
   it('merges SMTP settings and keeps the password when it is left out', async () => {
     const created = await create('email');
-    const patched = await call(t.app, 'PATCH', `/live-chats/${created.data.id}`, { channel: { smtp: { host: 'mail.example.org' } } });
+    const patched = await call(t.app, 'PATCH', `/live-chats/${created.data.id}`, { channel: { smtp: { secure: true, allowPlaintext: true } } });
     expect(patched.statusCode, patched.body).toBe(200);
-    expect(patched.data.channel.smtp).toEqual({ host: 'mail.example.org', port: 2525, secure: false, username: 'mailer', passwordSet: true });
+    expect(patched.data.channel.smtp).toEqual({ host: '127.0.0.1', port: 2525, secure: true, allowPlaintext: true, username: 'mailer', passwordSet: true });
     const chat = await t.app.services.liveChats.get(created.data.id);
-    expect(chat.channel).toMatchObject({ smtp: { host: 'mail.example.org', password: 'smtp-password' } });
+    expect(chat.channel).toMatchObject({ smtp: { host: '127.0.0.1', password: 'smtp-password' } });
   });
 
   it('renames without touching the channel', async () => {
     const created = await create('telegram');
     const patched = await call(t.app, 'PATCH', `/live-chats/${created.data.id}`, { name: 'Bot desk' });
     expect(patched.data).toMatchObject({ name: 'Bot desk', channel: created.data.channel });
-    expect((await t.app.services.liveChats.get(created.data.id)).channel).toEqual(channels.telegram());
+    expect((await t.app.services.liveChats.get(created.data.id)).channel).toEqual({ ...channels.telegram(), botId: '123456789' });
   });
 
   it('refuses a change of channel type with 422 channel_type_immutable', async () => {

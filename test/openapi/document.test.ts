@@ -53,4 +53,28 @@ describe('the committed OpenAPI document', () => {
     expect(conflict.examples.session_already_open.value.existingSessionId).toBeDefined();
     expect(doc.paths['/healthz'].get.security).toEqual([]);
   });
+
+  it('bounds every array a request can carry (maxItems), so no input is unbounded but by the body limit', async () => {
+    const doc = await document();
+    const unbounded: string[] = [];
+    const walk = (schema: any, where: string, seen: Set<unknown>): void => {
+      if (!schema || typeof schema !== 'object' || seen.has(schema)) return;
+      seen.add(schema);
+      if (typeof schema.$ref === 'string') return walk(doc.components.schemas[schema.$ref.split('/').pop()], where, seen);
+      if ((schema.type === 'array' || schema.items) && schema.maxItems === undefined) unbounded.push(where);
+      if (schema.items) walk(schema.items, `${where}/items`, seen);
+      for (const [name, property] of Object.entries<any>(schema.properties ?? {})) walk(property, `${where}/${name}`, seen);
+      for (const key of ['oneOf', 'anyOf', 'allOf'] as const) for (const [i, branch] of (schema[key] ?? []).entries()) walk(branch, `${where}/${key}/${i}`, seen);
+      if (typeof schema.additionalProperties === 'object') walk(schema.additionalProperties, `${where}/*`, seen);
+    };
+    for (const [path, item] of Object.entries<any>(doc.paths)) {
+      for (const method of METHODS) {
+        const op = item[method];
+        if (!op) continue;
+        for (const [type, content] of Object.entries<any>(op.requestBody?.content ?? {})) walk(content.schema, `${method} ${path} body (${type})`, new Set());
+        for (const parameter of op.parameters ?? []) walk(parameter.schema, `${method} ${path} ${parameter.in} ${parameter.name}`, new Set());
+      }
+    }
+    expect(unbounded).toEqual([]);
+  });
 });

@@ -21,14 +21,23 @@ describe('containers', () => {
     expect(Object.keys(compose.volumes)).toContain(volume);
   });
 
-  it('builds a Node 20 runtime image that runs as a non-root user with a health check', async () => {
+  it('builds on Node 24 LTS, and runs as a non-root user with a health check', async () => {
     const dockerfile = await readFile(new URL('Dockerfile', root), 'utf8');
     const stages = dockerfile.split(/^FROM /m).slice(1);
     expect(stages.length).toBeGreaterThanOrEqual(2);
+    for (const stage of stages) expect(stage).toMatch(/^node:24-/);
     const runtime = stages[stages.length - 1]!;
-    expect(runtime).toMatch(/^node:20/);
     expect(runtime).toMatch(/npm ci --omit=dev/);
     expect(runtime).toMatch(/^USER (?!root)\w+/m);
     expect(runtime).toMatch(/^HEALTHCHECK .*\n?.*\/healthz/m);
+  });
+
+  it('declares Node 24 and runs npm scripts on it, whatever Node the machine has', async () => {
+    const pkg = JSON.parse(await readFile(new URL('package.json', root), 'utf8'));
+    expect(pkg.engines.node).toBe('>=24');
+    expect(pkg.devDependencies.node).toMatch(/^\^24\./);
+    // npm 11 skips install scripts it was not told to allow; the node package needs its own.
+    expect(pkg.allowScripts.node).toBe(true);
+    expect(Number(process.versions.node.split('.')[0])).toBe(24);
   });
 });

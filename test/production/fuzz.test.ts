@@ -106,7 +106,7 @@ it('refuses text with U+0000, which Postgres cannot store, as 400 validation_fai
   const response = await send('/contacts', { name: 'Ann\u0000' });
   expectWellFormed(response, 'Ann\u0000');
   expect(response.statusCode).toBe(400);
-  expect(JSON.parse(response.body)).toMatchObject({ code: 'validation_failed', errors: [{ field: '', code: 'invalid_character' }] });
+  expect(JSON.parse(response.body)).toMatchObject({ code: 'validation_failed', errors: [{ field: '/name', code: 'invalid_character' }] });
 });
 
 describe('property: arbitrary input never yields a 5xx, and every error is problem+json', () => {

@@ -11,6 +11,10 @@ import { migrate } from '../../src/db/migrate.js';
  * its own fresh copy from the snapshot instead of initialising and migrating anew.
  */
 export default async function setup(): Promise<() => Promise<void>> {
+  // `npx vitest` and `npm test` run on the `node` devDependency; without it, say so at once.
+  if (Number(process.versions.node.split('.')[0]) < 24) {
+    throw new Error(`The tests need Node.js 24 (this is ${process.versions.node}): run \`npm ci\`, which installs it as the \`node\` devDependency.`);
+  }
   const url = process.env.DATABASE_URL;
   if (url) {
     const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5_000 });

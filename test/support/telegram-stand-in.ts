@@ -1,13 +1,17 @@
 import { HttpStandIn, type StandInReply } from './http-stand-in.js';
 
 /**
- * The Telegram Bot API's `POST /bot{token}/sendMessage`, speaking the format of
+ * The Telegram Bot API's `POST /bot{token}/sendMessage` and `setWebhook`, speaking the format of
  * shared/channels.md: message ids counted per chat, and the `ok:false` error body for the
  * replies tests program with `telegramError`.
  */
 export async function startTelegramStandIn(): Promise<HttpStandIn> {
   const perChat = new Map<string, number>();
   return HttpStandIn.start((request) => {
+    if (request.method === 'POST' && /^\/bot[^/]+\/setWebhook$/.test(request.path)) {
+      if (typeof request.body?.url !== 'string' || !request.body.url.startsWith('https://')) return telegramError(400, 'Bad Request: bad webhook: An HTTPS URL must be provided for webhook');
+      return { status: 200, body: { ok: true, result: true, description: 'Webhook was set' } };
+    }
     if (request.method !== 'POST' || !/^\/bot[^/]+\/sendMessage$/.test(request.path)) {
       return telegramError(404, 'Not Found');
     }

@@ -2,10 +2,10 @@ import { HttpStandIn, type RecordedRequest, type StandInReply } from './http-sta
 
 /**
  * The WhatsApp Cloud API's send endpoint (`POST /{phoneNumberId}/messages`), speaking the
- * format of shared/channels.md: a `wamid.` id per accepted message, and the Graph error body
- * for the replies tests program with `whatsAppError`.
+ * format of shared/channels.md: a `wamid.` id per accepted message (told to `onAccepted`), and
+ * the Graph error body for the replies tests program with `whatsAppError`.
  */
-export async function startWhatsAppStandIn(): Promise<HttpStandIn> {
+export async function startWhatsAppStandIn(options: { onAccepted?: (request: RecordedRequest, wamid: string) => void } = {}): Promise<HttpStandIn> {
   let counter = 0;
   return HttpStandIn.start((request) => {
     if (request.method !== 'POST' || !/^\/[^/]+\/messages$/.test(request.path)) {
@@ -16,12 +16,14 @@ export async function startWhatsAppStandIn(): Promise<HttpStandIn> {
     }
     const to = String(request.body?.to ?? '');
     counter += 1;
+    const wamid = `wamid.HBgL${String(counter).padStart(6, '0')}`;
+    options.onAccepted?.(request, wamid);
     return {
       status: 200,
       body: {
         messaging_product: 'whatsapp',
         contacts: [{ input: to, wa_id: to.replace(/^\+/, '') }],
-        messages: [{ id: `wamid.HBgL${String(counter).padStart(6, '0')}` }],
+        messages: [{ id: wamid }],
       },
     };
   });

@@ -126,9 +126,9 @@ describe('WhatsApp: free text only within 24 hours of the person’s last messag
     const text = await call(t.app, 'POST', `/sessions/${session.data.id}/messages`, { operatorId, text: 'Seu pedido saiu hoje.' });
     expect(text.statusCode, text.body).toBe(202);
 
-    // The number typed in its old form is the same person: one open session.
+    // Typed in its old form the number is no longer one of Brazil's: refused, not a second person.
     const again = await call(t.app, 'POST', '/sessions', { liveChatId, operatorId, contact: { name: 'Bruna' }, account: `+5511${eight}`, message: { template } });
-    expect(expectProblem(again, 409, 'session_already_open').existingSessionId).toBe(session.data.id);
+    expectProblem(again, 400, 'validation_failed');
   });
 
   it('opens the window for a Mexican person whose WhatsApp id still has the 1 after 52', async () => {
