@@ -1,3 +1,4 @@
+import type { FastifyBaseLogger } from 'fastify';
 import type { Clock } from './clock.js';
 import type { Config } from './config.js';
 import type { DatabaseHandle } from './db/connection.js';
@@ -7,6 +8,10 @@ import { LiveChatService } from './live-chats/service.js';
 import { SecretBox } from './live-chats/secret-box.js';
 import { InitiationWriter } from './sessions/initiation-writer.js';
 import { MessageService } from './sessions/message-service.js';
+import { EventLog } from './events/event-log.js';
+import { EventLogWatch } from './events/log-watch.js';
+import { EventSubscriptionService } from './events/subscription-service.js';
+import type { Resolve } from './events/webhook-address.js';
 import { type DeliveryHandoff, type SessionEvents, SessionService, noDeliveryHandoff, noSessionEvents } from './sessions/service.js';
 
 /** The application's services, built once per app from its dependencies. */
@@ -15,12 +20,27 @@ export interface AppServices {
   contacts: ContactService;
   sessions: SessionService;
   messages: MessageService;
+  /** The event log: writers tell it after committing events; GET /events reads it. */
+  events: EventLog;
+  eventSubscriptions: EventSubscriptionService;
+  /** Seals channel and subscription secrets with SECRETS_KEY. */
+  secrets: SecretBox;
 }
 
-export function createServices(deps: { config: Config; database: DatabaseHandle; clock: Clock; events?: SessionEvents; handoff?: DeliveryHandoff }): AppServices {
+export function createServices(deps: {
+  config: Config;
+  database: DatabaseHandle;
+  clock: Clock;
+  logger: FastifyBaseLogger;
+  events?: SessionEvents;
+  handoff?: DeliveryHandoff;
+  /** Resolves webhook hosts (tests stand in for DNS); the system resolver when omitted. */
+  resolveHost?: Resolve | undefined;
+}): AppServices {
   const { db } = deps.database;
   const events = deps.events ?? noSessionEvents;
-  const liveChats = new LiveChatService(db, new SecretBox(deps.config.secretsKey));
+  const secrets = new SecretBox(deps.config.secretsKey);
+  const liveChats = new LiveChatService(db, secrets);
   const contacts = new ContactService(db);
   // Initiations are written in groups, one statement at a time until 16 wait, then by up to a
   // quarter of the pool at once.
@@ -28,5 +48,8 @@ export function createServices(deps: { config: Config; database: DatabaseHandle;
   const writer = new InitiationWriter(db, createQueryRunner(deps.database), { maxInFlight: pool ? Math.max(1, Math.floor(pool.options.max / 4)) : 1 });
   const sessions = new SessionService(db, liveChats, deps.clock, writer, events, deps.handoff ?? noDeliveryHandoff);
   const messages = new MessageService(db, sessions, deps.clock, events);
-  return { liveChats, contacts, sessions, messages };
+  const eventLog = new EventLog(db, new EventLogWatch(deps.database, deps.logger), deps.database.kind === 'pglite' ? 250 : 1_000);
+  const { allowHttp, allowPrivate } = deps.config.events;
+  const eventSubscriptions = new EventSubscriptionService(db, secrets, deps.clock, { allowHttp, allowPrivate }, liveChats, deps.resolveHost);
+  return { liveChats, contacts, sessions, messages, events: eventLog, eventSubscriptions, secrets };
 }

@@ -19,6 +19,7 @@ export type RefusalCode =
   | 'contact_not_found'
   | 'session_not_found'
   | 'api_key_not_found'
+  | 'event_subscription_not_found'
   | 'session_already_open'
   | 'session_not_open'
   | 'account_required'
@@ -26,7 +27,8 @@ export type RefusalCode =
   | 'template_not_supported'
   | 'telegram_no_prior_contact'
   | 'whatsapp_template_required'
-  | 'channel_type_immutable';
+  | 'channel_type_immutable'
+  | 'webhook_url_not_allowed';
 
 /**
  * A request refused by a business rule or an input check, with the contract's stable code.

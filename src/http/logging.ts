@@ -18,6 +18,8 @@ export const REDACT_PATHS = [
   '*.key',
   '*.adminApiKey',
   '*.secretsKey',
+  '*.secret',
+  '*.secrets',
 ];
 
 /**

@@ -12,6 +12,7 @@ const STATUS: Record<RefusalCode, number> = {
   contact_not_found: 404,
   session_not_found: 404,
   api_key_not_found: 404,
+  event_subscription_not_found: 404,
   session_already_open: 409,
   session_not_open: 409,
   account_required: 422,
@@ -20,6 +21,7 @@ const STATUS: Record<RefusalCode, number> = {
   telegram_no_prior_contact: 422,
   whatsapp_template_required: 422,
   channel_type_immutable: 422,
+  webhook_url_not_allowed: 422,
 };
 
 /** Headers a refusal carries on the wire: a 401 names how to authenticate (RFC 9110). */
