@@ -11,14 +11,22 @@ type Db = Kysely<Database> | Transaction<Database>;
  * the log after its own position, with the same rule as GET /events (only transactions older
  * than every running one), so none is skipped; events of transactions that had committed when
  * the subscription started are not its own. Running it in several replicas at once is safe:
- * a delivery exists once per event and subscription, and a position only moves forwards.
+ * each takes the subscriptions no other is fanning out or claiming from (SKIP LOCKED), a
+ * delivery exists once per event and subscription, and a position only moves forwards.
  */
 export async function fanOutEvents(db: Db, options: { batch: number }): Promise<{ queued: number; more: boolean }> {
   const result = await sql<{ queued: number; fullest: number | null }>`
     WITH horizon AS MATERIALIZED (SELECT event_log_horizon() AS xid),
+    sub AS MATERIALIZED (
+      SELECT s.id, s.types, s.live_chat_ids, s.since_snapshot, s.after_xid, s.after_position
+      FROM event_subscriptions AS s
+      WHERE s.status = 'active'
+      ORDER BY s.id
+      FOR NO KEY UPDATE SKIP LOCKED
+    ),
     scanned AS MATERIALIZED (
       SELECT s.id AS subscription_id, s.types, s.live_chat_ids, s.since_snapshot, e.live_chat_id, e.id AS event_id, e.type, e.xid, e.position
-      FROM event_subscriptions AS s
+      FROM sub AS s
       CROSS JOIN LATERAL (
         SELECT e.live_chat_id, e.id, e.type, e.xid, e.position
         FROM events AS e
@@ -27,7 +35,6 @@ export async function fanOutEvents(db: Db, options: { batch: number }): Promise<
         ORDER BY e.xid, e.position
         LIMIT ${options.batch}::integer
       ) AS e
-      WHERE s.status = 'active'
     ),
     queued AS (
       INSERT INTO event_deliveries (live_chat_id, event_id, subscription_id)

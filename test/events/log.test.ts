@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LOG_START, appendEvents } from '../../src/events/log-repository.js';
+import { sql } from 'kysely';
+import { LOG_START, appendEvents, insertEventsFrom } from '../../src/events/log-repository.js';
 import { encodeLogCursor } from '../../src/events/log-cursor.js';
 import { type TestApp, call, createTestApp } from '../support/app.js';
 import { expectFieldError, expectProblem } from '../support/problems.js';
@@ -84,6 +85,24 @@ describe('GET /events', () => {
     });
     t.app.services.events.appended();
     expect((await readLog(t.app, {}, cursor)).ids).toEqual([event.id]);
+  });
+
+  it('takes events a single-statement writer appends in a CTE of its own statement', async () => {
+    const { cursor } = await readLog(t.app);
+    const ids = [randomUUID(), randomUUID()];
+    const written = await sql<{ id: string }>`
+      WITH changed AS (SELECT * FROM (VALUES (${ids[0]}::uuid, 1), (${ids[1]}::uuid, 2)) AS c(id, n)),
+      appended AS (${insertEventsFrom(sql`
+        SELECT id, 'session.closed', ${chatA}::uuid, now(), jsonb_build_object('session', jsonb_build_object('n', n)) FROM changed ORDER BY n`)})
+      SELECT id FROM appended
+    `.execute(t.database.handle.db);
+    t.app.services.events.appended();
+    expect(written.rows.map((r) => r.id).sort()).toEqual([...ids].sort());
+    const page = await call(t.app, 'GET', `/events?after=${cursor}`);
+    expect(page.data.items.map((e: { id: string; data: unknown }) => [e.id, e.data])).toEqual([
+      [ids[0], { session: { n: 1 } }],
+      [ids[1], { session: { n: 2 } }],
+    ]);
   });
 
   it('holds an empty answer open with waitSeconds and answers as soon as an event arrives', async () => {
