@@ -41,7 +41,8 @@ export interface EventDeliveryWorkerOptions {
 
 const FAN_OUT_BATCH = 500;
 const ERROR_BACKOFF_MAX_MS = 10_000;
-const SLOT_WAKE_INTERVAL_MS = 20;
+/** Wakes (new events, a slot come free) within this long share one look, so events go out in batches. */
+const WAKE_COALESCE_MS = 25;
 
 /**
  * Delivers events to webhook subscriptions, in every replica: turns new events into
@@ -77,7 +78,7 @@ export class EventDeliveryWorker {
   start(): void {
     if (this.#state !== 'new') return;
     this.#state = 'running';
-    this.#unsubscribe = this.options.watch.subscribe(() => this.wake());
+    this.#unsubscribe = this.options.watch.subscribe(() => this.#wakeSoon());
     this.#loop = this.#run();
   }
 
@@ -207,13 +208,16 @@ export class EventDeliveryWorker {
     }
   }
 
-  /** A slot came free: claim again soon (at most once per interval), its subscription may have more due. */
+  /**
+   * Looks again soon, at most once per interval: after new events (under load, one append after
+   * another), or when a slot came free (its subscription may have more due).
+   */
   #wakeSoon(): void {
     if (this.#slotWake || this.#state !== 'running') return;
     this.#slotWake = setTimeout(() => {
       this.#slotWake = null;
       this.wake();
-    }, SLOT_WAKE_INTERVAL_MS);
+    }, WAKE_COALESCE_MS);
   }
 
   #sleep(ms: number): Promise<void> {
