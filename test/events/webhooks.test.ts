@@ -137,6 +137,28 @@ describe('webhook delivery', () => {
     expect(pausedHooks.requests[0]!.headers['webhook-id']).toBe(first.id);
   });
 
+  it('takes a delivery again once the lease of a holder that died runs out, and gives up after the last attempt', async () => {
+    const hooks = await receiver();
+    const sub = await subscribe(hooks.url);
+    await call(t.app, 'PATCH', `/event-subscriptions/${sub.id}`, { status: 'paused' });
+    const [orphan, exhausted] = [anEvent(sub.liveChatId), anEvent(sub.liveChatId)];
+    await t.app.services.events.publish([orphan, exhausted]);
+    await call(t.app, 'POST', `/event-subscriptions/${sub.id}/replay`, { since: new Date(Date.now() - 60_000).toISOString() });
+    // As a replica that claimed them and died mid-attempt leaves them: leased, the attempt counted.
+    const db = t.database.handle.db;
+    const claimedBy = (eventId: string, attempts: number) =>
+      db.updateTable('event_deliveries').set({ attempts, locked_until: new Date(Date.now() - 1_000) }).where('event_id', '=', eventId).execute();
+    await claimedBy(orphan.id, 1);
+    await claimedBy(exhausted.id, 3);
+    await call(t.app, 'PATCH', `/event-subscriptions/${sub.id}`, { status: 'active' });
+
+    await waitUntil(async () => (await deliveries(sub.id)).every((d: { status: string }) => d.status !== 'pending'));
+    const byEvent = new Map((await deliveries(sub.id)).map((d: { eventId: string }) => [d.eventId, d]));
+    expect(byEvent.get(orphan.id)).toMatchObject({ status: 'delivered', attempts: 2 });
+    expect(byEvent.get(exhausted.id)).toMatchObject({ status: 'failed', attempts: 4, lastError: expect.stringContaining('No outcome after 3 attempts') });
+    expect(hooks.requests.map((r) => r.headers['webhook-id'])).toEqual([orphan.id]);
+  });
+
   it('keeps a receiver that never answers from holding up other subscriptions', async () => {
     const dead = await receiver();
     dead.setHandler(() => ({ hang: true }));
