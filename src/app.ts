@@ -33,6 +33,13 @@ import type { Dispatcher } from './delivery/dispatcher.js';
 import { OutboxSignal } from './delivery/outbox-signal.js';
 import { OutboxQueue } from './delivery/outbox-queue.js';
 import { outboxStats } from './delivery/outbox-stats.js';
+import { eventRoutes } from './events/routes.js';
+import { eventSubscriptionRoutes } from './events/subscription-routes.js';
+import { createEventDeliveryWorker } from './events/create-worker.js';
+import { eventDeliveryStats } from './events/delivery-repository.js';
+import { EventRetention } from './events/retention.js';
+import { EventSchema, SubscriptionSchema } from './events/schemas.js';
+import type { Resolve } from './events/webhook-address.js';
 import type { Clock } from './clock.js';
 import { systemClock } from './clock.js';
 import { allowPhonePrefixes } from './accounts/accounts.js';
@@ -46,6 +53,8 @@ export interface BuildAppOptions {
   logger?: FastifyBaseLogger;
   /** The channel clients the dispatcher sends through; the real providers when omitted. Closed with the app. */
   channels?: ChannelRegistry;
+  /** Resolves webhook hosts (tests stand in for DNS); the system resolver when omitted. */
+  resolveHost?: Resolve;
 }
 
 export type App = FastifyInstance & { services: AppServices };
@@ -73,13 +82,18 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
 
   const clock = options.clock ?? systemClock;
   allowPhonePrefixes(config.phoneAllowPrefixes);
-  const metrics = new Metrics({ pool: database.pool, defaultMetrics: true, outboxStats: () => outboxStats(database.db) });
+  const metrics = new Metrics({
+    pool: database.pool,
+    defaultMetrics: true,
+    outboxStats: () => outboxStats(database.db),
+    eventStats: () => eventDeliveryStats(database.db),
+  });
   // Delivery: the outbox dispatcher runs in every replica unless DISPATCHER_ENABLED=false; other
   // replicas' dispatchers hear of queued messages through NOTIFY (Postgres only).
   let dispatcher: Dispatcher | null = null;
   const outboxSignal = database.kind === 'postgres' ? new OutboxSignal(database.db, (err) => app.log.warn({ err }, 'could not notify other replicas')) : null;
   const queue = new OutboxQueue(() => dispatcher, outboxSignal);
-  const services = createServices({ config, database, clock, queue, observer: metrics });
+  const services = createServices({ config, database, clock, queue, observer: metrics, logger: app.log, resolveHost: options.resolveHost });
   app.decorate('services', services);
 
   // The dispatcher stops (finishing or releasing what it holds) before the caller closes the database.
@@ -87,13 +101,26 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   dispatcher = config.dispatcherEnabled
     ? createDispatcher({ config, database, channels, liveChats: services.liveChats, logger: app.log, observer: metrics })
     : null;
-  app.addHook('onReady', async () => dispatcher?.start());
+  // Webhooks for events: the worker runs in every replica unless EVENT_DELIVERY_ENABLED=false;
+  // retention runs everywhere. Long-polling readers are let go as soon as closing begins.
+  const eventWatch = services.events.watch;
+  const eventWorker = config.events.deliveryEnabled
+    ? createEventDeliveryWorker({ config: config.events, database, watch: eventWatch, secrets: services.secrets, clock, logger: app.log, observer: metrics, resolveHost: options.resolveHost })
+    : null;
+  const eventRetention = new EventRetention(database.db, clock, config.events.retentionDays, app.log);
+  app.addHook('onReady', async () => {
+    dispatcher?.start();
+    eventWatch.start();
+    eventWorker?.start();
+    eventRetention.start();
+  });
+  app.addHook('preClose', async () => eventWatch.stop());
   app.addHook('onClose', async () => {
     outboxSignal?.close();
-    await dispatcher?.stop();
+    await Promise.all([dispatcher?.stop(), eventWorker?.stop(), eventRetention.stop()]);
     await channels.close();
   });
-  for (const schema of [Problem, LiveChatSchema, ContactSchema, SessionSchema, MessageSchema]) app.addSchema(schema);
+  for (const schema of [Problem, LiveChatSchema, ContactSchema, SessionSchema, MessageSchema, EventSchema, SubscriptionSchema]) app.addSchema(schema);
 
   // Cross-cutting plugins first, so every route below inherits them.
   await app.register(errorsPlugin);
@@ -122,6 +149,8 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   await app.register(sessionRoutes, services);
   await app.register(messageRoutes, services);
   await app.register(webhookRoutes, { db: database.db, liveChats: services.liveChats, clock });
+  await app.register(eventRoutes, { events: services.events });
+  await app.register(eventSubscriptionRoutes, { subscriptions: services.eventSubscriptions });
 
   return app as unknown as App;
 }

@@ -34,6 +34,15 @@ const EnvSchema = Type.Object({
   DELIVERY_RETRY_BASE_MS: Type.Integer({ minimum: 10, default: 2_000 }),
   DELIVERY_RETRY_MAX_MS: Type.Integer({ minimum: 100, default: 600_000 }),
   PROVIDER_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 10_000 }),
+  EVENT_DELIVERY_ENABLED: Type.Union([BooleanString], { default: 'true' }),
+  EVENT_RETENTION_DAYS: Type.Integer({ minimum: 1, maximum: 3650, default: 7 }),
+  EVENT_DELIVERY_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 120_000, default: 10_000 }),
+  EVENT_RETRY_BASE_MS: Type.Integer({ minimum: 10, default: 5_000 }),
+  EVENT_RETRY_MAX_MS: Type.Integer({ minimum: 100, default: 3_600_000 }),
+  EVENT_MAX_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 100, default: 15 }),
+  EVENT_SUBSCRIPTION_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 100, default: 8 }),
+  EVENT_WEBHOOK_ALLOW_HTTP: Type.Union([BooleanString], { default: 'false' }),
+  EVENT_WEBHOOK_ALLOW_PRIVATE: Type.Union([BooleanString], { default: 'false' }),
 });
 
 type Env = Static<typeof EnvSchema>;
@@ -73,6 +82,22 @@ export interface Config {
   bodyLimitBytes: number;
   dispatcherEnabled: boolean;
   delivery: { maxAttempts: number; retryBaseMs: number; retryMaxMs: number; providerTimeoutMs: number };
+  events: EventsConfig;
+}
+
+/** The event log and its webhooks (the EVENT_* variables). */
+export interface EventsConfig {
+  /** Run the webhook fan-out and delivery worker in this process. */
+  deliveryEnabled: boolean;
+  retentionDays: number;
+  deliveryTimeoutMs: number;
+  retryBaseMs: number;
+  retryMaxMs: number;
+  maxAttempts: number;
+  /** Deliveries in flight to one subscription at once, across all replicas. */
+  subscriptionConcurrency: number;
+  allowHttp: boolean;
+  allowPrivate: boolean;
 }
 
 export class ConfigError extends Error {
@@ -106,6 +131,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (parsed.DELIVERY_RETRY_MAX_MS < parsed.DELIVERY_RETRY_BASE_MS) {
     throw new ConfigError('Invalid configuration: DELIVERY_RETRY_MAX_MS must not be below DELIVERY_RETRY_BASE_MS');
   }
+  if (parsed.EVENT_RETRY_MAX_MS < parsed.EVENT_RETRY_BASE_MS) {
+    throw new ConfigError('Invalid configuration: EVENT_RETRY_MAX_MS must not be below EVENT_RETRY_BASE_MS');
+  }
   const trustProxy = parseTrustProxy(parsed.TRUST_PROXY);
   if (trustProxy instanceof Error) throw new ConfigError(`Invalid configuration: TRUST_PROXY ${trustProxy.message}`);
   const list = (value: string | undefined) => (value ?? '').split(',').map((v) => v.trim()).filter((v) => v.length > 0);
@@ -136,6 +164,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       retryBaseMs: parsed.DELIVERY_RETRY_BASE_MS,
       retryMaxMs: parsed.DELIVERY_RETRY_MAX_MS,
       providerTimeoutMs: parsed.PROVIDER_TIMEOUT_MS,
+    },
+    events: {
+      deliveryEnabled: parsed.EVENT_DELIVERY_ENABLED === 'true',
+      retentionDays: parsed.EVENT_RETENTION_DAYS,
+      deliveryTimeoutMs: parsed.EVENT_DELIVERY_TIMEOUT_MS,
+      retryBaseMs: parsed.EVENT_RETRY_BASE_MS,
+      retryMaxMs: parsed.EVENT_RETRY_MAX_MS,
+      maxAttempts: parsed.EVENT_MAX_ATTEMPTS,
+      subscriptionConcurrency: parsed.EVENT_SUBSCRIPTION_CONCURRENCY,
+      allowHttp: parsed.EVENT_WEBHOOK_ALLOW_HTTP === 'true',
+      allowPrivate: parsed.EVENT_WEBHOOK_ALLOW_PRIVATE === 'true',
     },
   };
 }

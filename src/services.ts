@@ -1,3 +1,4 @@
+import type { FastifyBaseLogger } from 'fastify';
 import type { Clock } from './clock.js';
 import type { Config } from './config.js';
 import type { DatabaseHandle } from './db/connection.js';
@@ -14,6 +15,10 @@ import { MessageService } from './sessions/message-service.js';
 import { type OutboundQueue, noOutboundQueue } from './sessions/outbound-queue.js';
 import { Pipeline } from './sessions/pipeline.js';
 import { SessionService } from './sessions/service.js';
+import { EventLog } from './events/event-log.js';
+import { EventLogWatch } from './events/log-watch.js';
+import { EventSubscriptionService } from './events/subscription-service.js';
+import type { Resolve } from './events/webhook-address.js';
 
 /** The application's services, built once per app from its dependencies. */
 export interface AppServices {
@@ -23,6 +28,11 @@ export interface AppServices {
   initiation: SessionInitiation;
   messages: MessageService;
   telegramWebhooks: TelegramWebhookRegistration;
+  /** The event log: writers tell it after committing events; GET /events reads it. */
+  events: EventLog;
+  eventSubscriptions: EventSubscriptionService;
+  /** Seals channel and subscription secrets with SECRETS_KEY. */
+  secrets: SecretBox;
 }
 
 export function createServices(deps: {
@@ -32,10 +42,14 @@ export function createServices(deps: {
   /** Delivery (the outbox and this replica's dispatcher); none when omitted. */
   queue?: OutboundQueue;
   observer?: InitiationObserver;
+  logger: FastifyBaseLogger;
+  /** Resolves webhook hosts (tests stand in for DNS); the system resolver when omitted. */
+  resolveHost?: Resolve | undefined;
 }): AppServices {
   const { db } = deps.database;
   const queue = deps.queue ?? noOutboundQueue;
-  const liveChats = new LiveChatService(db, new SecretBox(deps.config.secretsKeys));
+  const secrets = new SecretBox(deps.config.secretsKeys);
+  const liveChats = new LiveChatService(db, secrets);
   const contacts = new ContactService(db);
   const pipeline = new Pipeline(new FactLoader(db, liveChats));
   const telegramApi = new TelegramClient({ baseUrl: deps.config.telegramApiBaseUrl, timeoutMs: deps.config.delivery.providerTimeoutMs });
@@ -44,6 +58,9 @@ export function createServices(deps: {
   // quarter of the pool at once.
   const pool = deps.database.pool;
   const writer = new InitiationWriter(db, createQueryRunner(deps.database), { maxInFlight: pool ? Math.max(1, Math.floor(pool.options.max / 4)) : 1 });
+  const eventLog = new EventLog(db, new EventLogWatch(deps.database, deps.logger), deps.database.kind === 'pglite' ? 250 : 1_000);
+  const { allowHttp, allowPrivate } = deps.config.events;
+  const eventSubscriptions = new EventSubscriptionService(db, secrets, deps.clock, { allowHttp, allowPrivate }, liveChats, deps.resolveHost);
   return {
     liveChats,
     contacts,
@@ -51,5 +68,8 @@ export function createServices(deps: {
     initiation: new SessionInitiation(pipeline, writer, queue, deps.clock, deps.observer ?? noInitiationObserver),
     messages: new MessageService(db, pipeline, queue, deps.clock),
     telegramWebhooks,
+    events: eventLog,
+    eventSubscriptions,
+    secrets,
   };
 }

@@ -87,6 +87,11 @@ describe('loadConfig', () => {
     ['PUBLIC_BASE_URL', 'https://sessions.example.com/hooks?x=1'],
     ['METRICS_TOKEN', 'short'],
     ['PHONE_ALLOW_PREFIXES', '1555'],
+    ['EVENT_RETENTION_DAYS', '0'],
+    ['EVENT_DELIVERY_TIMEOUT_MS', 'soon'],
+    ['EVENT_MAX_ATTEMPTS', '0'],
+    ['EVENT_SUBSCRIPTION_CONCURRENCY', '0'],
+    ['EVENT_WEBHOOK_ALLOW_PRIVATE', 'yes'],
   ])('refuses a bad %s and names it', (name, value) => {
     const error = refusal({ [name]: value });
     expect(error.message).toContain(name);
@@ -160,5 +165,22 @@ describe('loadConfig', () => {
   it('refuses a retry cap below the first retry delay', () => {
     const error = refusal({ DELIVERY_RETRY_BASE_MS: '5000', DELIVERY_RETRY_MAX_MS: '1000' });
     expect(error.message).toContain('DELIVERY_RETRY_MAX_MS');
+    expect(refusal({ EVENT_RETRY_BASE_MS: '5000', EVENT_RETRY_MAX_MS: '1000' }).message).toContain('EVENT_RETRY_MAX_MS');
+  });
+
+  it('reads the event settings, with defaults that deliver by https to public addresses only', () => {
+    expect(loadConfig({}).events).toEqual({
+      deliveryEnabled: true,
+      retentionDays: 7,
+      deliveryTimeoutMs: 10_000,
+      retryBaseMs: 5_000,
+      retryMaxMs: 3_600_000,
+      maxAttempts: 15,
+      subscriptionConcurrency: 8,
+      allowHttp: false,
+      allowPrivate: false,
+    });
+    const config = loadConfig({ EVENT_DELIVERY_ENABLED: 'false', EVENT_RETENTION_DAYS: '30', EVENT_WEBHOOK_ALLOW_HTTP: 'true', EVENT_WEBHOOK_ALLOW_PRIVATE: 'true' });
+    expect(config.events).toMatchObject({ deliveryEnabled: false, retentionDays: 30, allowHttp: true, allowPrivate: true });
   });
 });

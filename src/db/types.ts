@@ -2,6 +2,7 @@ import type { ColumnType, Generated, Insertable, Selectable, Updateable } from '
 import type { ChannelType } from '../domain/channel.js';
 import type { MessageDirection, MessageError, MessageKind, MessageMedia, MessageStatus, MessageTemplate } from '../domain/message.js';
 import type { SessionOrigin, SessionStatus } from '../domain/session.js';
+import type { EventDeliveryStatus, SubscriptionStatus } from '../domain/event.js';
 
 type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
 type UpdatedAt = ColumnType<Date, Date | string | undefined, Date | string>;
@@ -123,6 +124,51 @@ export interface IdempotencyKeysTable {
   created_at: CreatedAt;
 }
 
+export interface EventsTable {
+  /** Log order within a transaction; readers order by (xid, position). */
+  position: Generated<number>;
+  id: string;
+  type: string;
+  live_chat_id: string;
+  occurred_at: ColumnType<Date, Date | string | undefined, never>;
+  data: ColumnType<Record<string, unknown>, string, never>;
+  /** The writing transaction (xid8, as text); set by the database. */
+  xid: ColumnType<string, never, never>;
+}
+
+export interface EventSubscriptionsTable {
+  id: Generated<string>;
+  url: string;
+  types: string[] | null;
+  live_chat_ids: string[] | null;
+  description: string | null;
+  status: ColumnType<SubscriptionStatus, SubscriptionStatus | undefined, SubscriptionStatus>;
+  /** Sealed `{ current, previous? }` secrets. */
+  secrets: string;
+  previous_secret_expires_at: Timestamp | null;
+  after_xid: ColumnType<string, never, string>;
+  after_position: ColumnType<number, never, number>;
+  since_snapshot: ColumnType<string, never, string>;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+}
+
+export interface EventDeliveriesTable {
+  id: Generated<string>;
+  live_chat_id: string;
+  event_id: string;
+  subscription_id: string;
+  status: ColumnType<EventDeliveryStatus, EventDeliveryStatus | undefined, EventDeliveryStatus>;
+  attempts: ColumnType<number, number | undefined, number>;
+  next_attempt_at: ColumnType<Date | null, Date | string | undefined, Date | string | null>;
+  locked_until: Timestamp | null;
+  last_status_code: number | null;
+  last_error: string | null;
+  delivered_at: Timestamp | null;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+}
+
 export interface Database {
   api_keys: ApiKeysTable;
   live_chats: LiveChatsTable;
@@ -134,6 +180,9 @@ export interface Database {
   processed_events: ProcessedEventsTable;
   early_delivery_statuses: EarlyDeliveryStatusesTable;
   idempotency_keys: IdempotencyKeysTable;
+  events: EventsTable;
+  event_subscriptions: EventSubscriptionsTable;
+  event_deliveries: EventDeliveriesTable;
 }
 
 export type ApiKeyRow = Selectable<ApiKeysTable>;
@@ -144,3 +193,5 @@ export type ContactUpdate = Updateable<ContactsTable>;
 export type SessionRow = Selectable<SessionsTable>;
 export type MessageRow = Selectable<MessagesTable>;
 export type ChannelContactRow = Selectable<ChannelContactsTable>;
+export type EventSubscriptionRow = Selectable<EventSubscriptionsTable>;
+export type EventDeliveryRow = Selectable<EventDeliveriesTable>;

@@ -20,6 +20,7 @@ export type RefusalCode =
   | 'contact_not_found'
   | 'session_not_found'
   | 'api_key_not_found'
+  | 'event_subscription_not_found'
   | 'session_already_open'
   | 'session_not_open'
   | 'account_required'
@@ -32,7 +33,8 @@ export type RefusalCode =
   | 'smtp_password_required'
   | 'public_base_url_required'
   | 'provider_error'
-  | 'secrets_unreadable';
+  | 'secrets_unreadable'
+  | 'webhook_url_not_allowed';
 
 /**
  * A request refused by a business rule or an input check, with the contract's stable code.

@@ -20,6 +20,8 @@ export const REDACT_PATHS = [
   '*.key',
   '*.adminApiKey',
   '*.secretsKey',
+  '*.secret',
+  '*.secrets',
 ];
 
 /**

@@ -9,6 +9,11 @@ export interface OutboxStats {
   oldestAgeSeconds: number;
 }
 
+export interface EventDeliveryStats {
+  pending: number;
+  oldestUndeliveredAgeSeconds: number;
+}
+
 /**
  * The service's Prometheus metrics, one registry per app (tests build many apps in one
  * process). Services report into it through small methods; /metrics renders it.
@@ -47,8 +52,17 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  constructor(options: { pool?: pg.Pool | null; outboxStats?: () => Promise<OutboxStats>; defaultMetrics?: boolean } = {}) {
-    const { pool, outboxStats } = options;
+  readonly eventDeliveries = new Counter({
+    name: 'event_deliveries_total',
+    help: 'Webhook attempts for events by outcome (delivered, retry, failed).',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  constructor(
+    options: { pool?: pg.Pool | null; outboxStats?: () => Promise<OutboxStats>; eventStats?: () => Promise<EventDeliveryStats>; defaultMetrics?: boolean } = {},
+  ) {
+    const { pool, outboxStats, eventStats } = options;
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry });
     if (outboxStats) {
       const oldest = new Gauge({ name: 'outbox_oldest_age_seconds', help: 'Age of the oldest queued outbound message.', registers: [] });
@@ -61,6 +75,24 @@ export class Metrics {
           const stats = await outboxStats().catch(() => ({ depth: Number.NaN, oldestAgeSeconds: Number.NaN }));
           this.set(stats.depth);
           oldest.set(stats.oldestAgeSeconds);
+        },
+      });
+      this.registry.registerMetric(oldest);
+    }
+    if (eventStats) {
+      const oldest = new Gauge({
+        name: 'event_oldest_undelivered_age_seconds',
+        help: 'Age of the oldest event an active subscription has not received yet.',
+        registers: [],
+      });
+      new Gauge({
+        name: 'event_deliveries_pending',
+        help: 'Event deliveries waiting for a successful attempt.',
+        registers: [this.registry],
+        async collect() {
+          const stats = await eventStats().catch(() => ({ pending: Number.NaN, oldestUndeliveredAgeSeconds: Number.NaN }));
+          this.set(stats.pending);
+          oldest.set(stats.oldestUndeliveredAgeSeconds);
         },
       });
       this.registry.registerMetric(oldest);
@@ -91,6 +123,10 @@ export class Metrics {
 
   delivered(channel: ChannelType, outcome: string): void {
     this.deliveries.inc({ channel, outcome });
+  }
+
+  eventDelivered(outcome: string): void {
+    this.eventDeliveries.inc({ outcome });
   }
 }
 

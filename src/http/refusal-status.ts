@@ -13,6 +13,7 @@ const STATUS: Record<RefusalCode, number> = {
   contact_not_found: 404,
   session_not_found: 404,
   api_key_not_found: 404,
+  event_subscription_not_found: 404,
   session_already_open: 409,
   session_not_open: 409,
   account_required: 422,
@@ -26,6 +27,7 @@ const STATUS: Record<RefusalCode, number> = {
   public_base_url_required: 422,
   provider_error: 502,
   secrets_unreadable: 503,
+  webhook_url_not_allowed: 422,
 };
 
 /** Headers a refusal carries on the wire: a 401 names how to authenticate (RFC 9110). */

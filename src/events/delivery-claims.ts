@@ -1,0 +1,137 @@
+import { type Kysely, type Transaction, sql } from 'kysely';
+import type { Database } from '../db/types.js';
+import type { Event } from '../domain/event.js';
+import { toEvent } from './log-repository.js';
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+/** A delivery this process holds under a lease, with its event and where and how to send it. */
+export interface ClaimedDelivery {
+  id: string;
+  liveChatId: string;
+  subscriptionId: string;
+  /** Attempts so far, this one included. */
+  attempts: number;
+  /** The lease; also the claim's identity: outcomes are only written while it still matches. */
+  lockedUntil: Date;
+  event: Event;
+  url: string;
+  sealedSecrets: string;
+  previousSecretExpiresAt: Date | null;
+}
+
+/**
+ * Claims up to `limit` due deliveries for `leaseMs` and counts the attempt, in one statement,
+ * never more than `perSubscription` in flight for one subscription (counted across replicas:
+ * each subscription's row is locked while it is claimed from, and one another replica is
+ * claiming from is skipped), so a slow receiver holds only its own slots.
+ */
+export async function claimDeliveries(db: Db, options: { limit: number; perSubscription: number; leaseMs: number }): Promise<ClaimedDelivery[]> {
+  const result = await sql<{
+    id: string;
+    live_chat_id: string;
+    subscription_id: string;
+    attempts: number;
+    locked_until: Date;
+    event_id: string;
+    type: string;
+    occurred_at: Date;
+    data: Record<string, unknown>;
+    url: string;
+    secrets: string;
+    previous_secret_expires_at: Date | null;
+  }>`
+    WITH sub AS (
+      SELECT s.id FROM event_subscriptions AS s WHERE s.status = 'active'
+      FOR NO KEY UPDATE SKIP LOCKED
+    ),
+    room AS (
+      SELECT sub.id, ${options.perSubscription}::integer - (
+        SELECT count(*) FROM event_deliveries AS d
+        WHERE d.subscription_id = sub.id AND d.status = 'pending' AND d.locked_until IS NOT NULL AND d.locked_until > now()
+      )::integer AS free
+      FROM sub
+    ),
+    picked AS (
+      SELECT due.live_chat_id, due.id
+      FROM room CROSS JOIN LATERAL (
+        SELECT d.live_chat_id, d.id
+        FROM event_deliveries AS d
+        WHERE d.subscription_id = room.id AND d.status = 'pending' AND d.locked_until IS NULL AND d.next_attempt_at <= now()
+        ORDER BY d.next_attempt_at
+        LIMIT greatest(room.free, 0)
+        FOR UPDATE OF d SKIP LOCKED
+      ) AS due
+      LIMIT ${options.limit}::integer
+    )
+    UPDATE event_deliveries AS d
+    SET locked_until = date_trunc('milliseconds', now() + ${options.leaseMs}::integer * interval '1 millisecond'),
+        attempts = d.attempts + 1,
+        updated_at = now()
+    FROM picked AS p, events AS e, event_subscriptions AS s
+    WHERE d.live_chat_id = p.live_chat_id AND d.id = p.id
+      AND e.live_chat_id = d.live_chat_id AND e.id = d.event_id AND s.id = d.subscription_id
+    RETURNING d.id, d.live_chat_id, d.subscription_id, d.attempts, d.locked_until,
+              e.id AS event_id, e.type, e.occurred_at, e.data, s.url, s.secrets, s.previous_secret_expires_at
+  `.execute(db);
+  return result.rows.map((row) => ({
+    id: row.id,
+    liveChatId: row.live_chat_id,
+    subscriptionId: row.subscription_id,
+    attempts: row.attempts,
+    lockedUntil: new Date(row.locked_until),
+    event: toEvent({ id: row.event_id, type: row.type, live_chat_id: row.live_chat_id, occurred_at: row.occurred_at, data: row.data }),
+    url: row.url,
+    sealedSecrets: row.secrets,
+    previousSecretExpiresAt: row.previous_secret_expires_at ? new Date(row.previous_secret_expires_at) : null,
+  }));
+}
+
+/** Deliveries whose holder died mid-attempt become due again; returns how many. */
+export async function releaseExpiredLeases(db: Db): Promise<number> {
+  const result = await sql`
+    UPDATE event_deliveries SET locked_until = NULL, updated_at = now()
+    WHERE status = 'pending' AND locked_until IS NOT NULL AND locked_until <= now()
+  `.execute(db);
+  return Number(result.numAffectedRows ?? 0n);
+}
+
+export type Claim = Pick<ClaimedDelivery, 'id' | 'liveChatId' | 'lockedUntil'>;
+
+/** What an attempt came to: delivered, due again after `delayMs`, or failed for good. */
+export type AttemptResult =
+  | { status: 'delivered'; statusCode: number }
+  | { status: 'pending'; delayMs: number; statusCode: number | null; error: string }
+  | { status: 'failed'; statusCode: number | null; error: string };
+
+/** Writes an attempt's outcome while the claim still holds; false (nothing written) once it does not. */
+export async function recordAttempt(db: Db, claim: Claim, result: AttemptResult): Promise<boolean> {
+  const updated = await db
+    .updateTable('event_deliveries')
+    .set({
+      status: result.status,
+      locked_until: null,
+      next_attempt_at: result.status === 'pending' ? sql<Date>`now() + ${Math.max(0, Math.round(result.delayMs))}::integer * interval '1 millisecond'` : null,
+      last_status_code: result.statusCode,
+      last_error: result.status === 'delivered' ? null : result.error,
+      delivered_at: result.status === 'delivered' ? sql<Date>`now()` : null,
+      updated_at: sql<Date>`now()`,
+    })
+    .where('live_chat_id', '=', claim.liveChatId)
+    .where('id', '=', claim.id)
+    .where('status', '=', sql.lit('pending'))
+    .where('locked_until', '=', claim.lockedUntil)
+    .executeTakeFirst();
+  return updated.numUpdatedRows > 0n;
+}
+
+/** Gives claims back untried (shutdown): due at once, the attempt uncounted. */
+export async function releaseClaims(db: Db, claims: readonly Claim[]): Promise<void> {
+  if (claims.length === 0) return;
+  await db
+    .updateTable('event_deliveries')
+    .set({ locked_until: null, attempts: sql<number>`greatest(attempts - 1, 0)`, updated_at: sql<Date>`now()` })
+    .where('status', '=', sql.lit('pending'))
+    .where((eb) => eb.or(claims.map((c) => eb.and([eb('live_chat_id', '=', c.liveChatId), eb('id', '=', c.id), eb('locked_until', '=', c.lockedUntil)]))))
+    .execute();
+}

@@ -1,0 +1,22 @@
+import { createHmac, randomBytes } from 'node:crypto';
+
+const PREFIX = 'whsec_';
+
+/** A new subscription secret: `whsec_` and the base64 of 32 random bytes (Standard Webhooks). */
+export function newWebhookSecret(): string {
+  return PREFIX + randomBytes(32).toString('base64');
+}
+
+/**
+ * The `webhook-signature` header of Standard Webhooks: `v1,<base64 HMAC-SHA256 of
+ * "<id>.<timestamp>.<body>">` keyed with the secret's bytes (base64 after `whsec_`), one entry per
+ * secret, space-separated, so that a receiver holding either secret of a rotation verifies it.
+ */
+export function signWebhook(secrets: readonly string[], id: string, timestamp: number, body: string): string {
+  return secrets
+    .map((secret) => {
+      const key = Buffer.from(secret.startsWith(PREFIX) ? secret.slice(PREFIX.length) : secret, 'base64');
+      return `v1,${createHmac('sha256', key).update(`${id}.${timestamp}.${body}`).digest('base64')}`;
+    })
+    .join(' ');
+}
