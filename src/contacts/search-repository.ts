@@ -1,4 +1,4 @@
-import { type Kysely, type RawBuilder, type SqlBool, type Transaction, sql } from 'kysely';
+import { type AliasedExpression, type Kysely, type RawBuilder, type SqlBool, type Transaction, sql } from 'kysely';
 import type { ContactRow, Database } from '../db/types.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -26,6 +26,9 @@ export interface SearchMatch {
   term: string;
   sort_name: string;
 }
+
+/** A found contact with its place in the listing. */
+export type SearchHit = ContactRow & Omit<SearchMatch, 'contact_id'>;
 
 /** The query as the stored forms are folded: its name words, and the whole of it for emails. */
 export interface FoldedQuery {
@@ -56,9 +59,9 @@ const nameMatches = (words: string[]): RawBuilder<SqlBool> => sql<SqlBool>`(${sq
  * Name matches, listed by the name word the longest query word starts (an exact word before
  * its completions), then by name. A contact with two such words is listed at the first.
  */
-export function findByName(db: Db, query: FoldedQuery, after: SearchPosition | undefined, limit: number): Promise<SearchMatch[]> {
+export function findByName(db: Db, query: FoldedQuery, after: SearchPosition | undefined, limit: number): Promise<SearchHit[]> {
   const [lead, ...others] = [...query.words].sort((a, b) => b.length - a.length) as [string, ...string[]];
-  return db
+  const matches = db
     .selectFrom('contact_search_names as t')
     .select(['t.contact_id', 't.word as term', 't.sort_name'])
     .where(sql<SqlBool>`t.word ^@ ${lead}`)
@@ -70,14 +73,13 @@ export function findByName(db: Db, query: FoldedQuery, after: SearchPosition | u
     .orderBy('t.word')
     .orderBy('t.sort_name')
     .orderBy('t.contact_id')
-    .limit(limit)
-    .execute();
+    .limit(limit);
+  return withContacts(db, matches.as('m'));
 }
 
 /** Emails that start with the query, of contacts that are not name matches, listed by email. */
-export function findByEmail(db: Db, query: FoldedQuery, after: SearchPosition | undefined, limit: number): Promise<SearchMatch[]> {
-  return (
-    db
+export function findByEmail(db: Db, query: FoldedQuery, after: SearchPosition | undefined, limit: number): Promise<SearchHit[]> {
+  const matches = db
       .selectFrom('contact_search_emails as t')
       .select(['t.contact_id', 't.email as term', 't.sort_name'])
       .where(sql<SqlBool>`t.email ^@ ${query.folded}`)
@@ -92,14 +94,13 @@ export function findByEmail(db: Db, query: FoldedQuery, after: SearchPosition | 
       .orderBy('t.email')
       .orderBy('t.sort_name')
       .orderBy('t.contact_id')
-      .limit(limit)
-      .execute()
-  );
+      .limit(limit);
+  return withContacts(db, matches.as('m'));
 }
 
 /** Phones that hold the query's digits, of contacts matched neither by name nor email; by name. */
-export function findByPhone(db: Db, query: FoldedQuery & { digits: string }, after: SearchPosition | undefined, limit: number): Promise<SearchMatch[]> {
-  return db
+export function findByPhone(db: Db, query: FoldedQuery & { digits: string }, after: SearchPosition | undefined, limit: number): Promise<SearchHit[]> {
+  const matches = db
     .selectFrom('contact_search_phones as t')
     .select(['t.contact_id', sql<string>`''`.as('term'), 't.sort_name'])
     .where(sql<SqlBool>`t.digits LIKE ${`%${literal(query.digits)}%`}`)
@@ -108,12 +109,19 @@ export function findByPhone(db: Db, query: FoldedQuery & { digits: string }, aft
     .$if(after !== undefined, (q) => q.where(sql<SqlBool>`(t.sort_name, t.contact_id) > (${after!.sortName}, ${after!.id})`))
     .orderBy('t.sort_name')
     .orderBy('t.contact_id')
-    .limit(limit)
-    .execute();
+    .limit(limit);
+  return withContacts(db, matches.as('m'));
 }
 
-/** The contacts with these ids, in no particular order. */
-export function findContactsById(db: Db, ids: string[]): Promise<ContactRow[]> {
-  if (ids.length === 0) return Promise.resolve([]);
-  return db.selectFrom('contacts').selectAll().where('id', 'in', ids).execute();
+/** The contacts of one tier's matches, in the tier's order: one statement per tier. */
+function withContacts(db: Db, matches: AliasedExpression<SearchMatch, 'm'>): Promise<SearchHit[]> {
+  return db
+    .selectFrom(matches)
+    .innerJoin('contacts as c', 'c.id', 'm.contact_id')
+    .selectAll('c')
+    .select(['m.term', 'm.sort_name'])
+    .orderBy('m.term')
+    .orderBy('m.sort_name')
+    .orderBy('m.contact_id')
+    .execute();
 }

@@ -4,13 +4,12 @@ import type { ContactRow, Database } from '../db/types.js';
 import {
   type FoldedQuery,
   SEARCH_TIERS,
-  type SearchMatch,
+  type SearchHit,
   type SearchPosition,
   type SearchTier,
   findByEmail,
   findByName,
   findByPhone,
-  findContactsById,
   foldQuery,
 } from './search-repository.js';
 
@@ -28,7 +27,7 @@ export function phoneDigits(q: string): string | null {
 }
 
 /** One tier's matches after `after` (which is in this tier), or null when the query cannot match in it. */
-function findInTier(db: Kysely<Database>, tier: SearchTier, query: FoldedQuery, after: SearchPosition | undefined, limit: number): Promise<SearchMatch[]> | null {
+function findInTier(db: Kysely<Database>, tier: SearchTier, query: FoldedQuery, after: SearchPosition | undefined, limit: number): Promise<SearchHit[]> | null {
   switch (tier) {
     case 'name':
       return query.words.length > 0 ? findByName(db, query, after, limit) : null;
@@ -49,28 +48,22 @@ export async function searchContacts(
   db: Kysely<Database>,
   query: { q: string; limit: number; after?: SearchPosition | undefined },
 ): Promise<Page<ContactRow, SearchPosition>> {
-  // One snapshot: a contact changed between two tiers' reads must not be listed by both.
-  return db
-    .transaction()
-    .setIsolationLevel('repeatable read')
-    .setAccessMode('read only')
-    .execute(async (trx) => {
-      const q = query.q.trim();
-      const folded: FoldedQuery = { ...(await foldQuery(trx, q)), digits: phoneDigits(q) };
-      const found: (SearchMatch & { tier: SearchTier })[] = [];
-      const first = query.after ? SEARCH_TIERS.indexOf(query.after.tier) : 0;
-      for (const tier of SEARCH_TIERS.slice(first)) {
-        if (found.length > query.limit) break;
-        const after = query.after?.tier === tier ? query.after : undefined;
-        const matches = await findInTier(trx, tier, folded, after, query.limit + 1 - found.length);
-        if (matches) found.push(...(await matches).map((m) => ({ ...m, tier })));
-      }
-      const page = found.slice(0, query.limit);
-      const rows = new Map((await findContactsById(trx, page.map((m) => m.contact_id))).map((row) => [row.id, row]));
-      const last = page[page.length - 1];
-      return {
-        items: page.flatMap((m) => rows.get(m.contact_id) ?? []),
-        next: found.length > query.limit && last ? { tier: last.tier, term: last.term, sortName: last.sort_name, id: last.contact_id } : null,
-      };
-    });
+  const q = query.q.trim();
+  const folded: FoldedQuery = { ...(await foldQuery(db, q)), digits: phoneDigits(q) };
+  const found: (SearchHit & { tier: SearchTier })[] = [];
+  const first = query.after ? SEARCH_TIERS.indexOf(query.after.tier) : 0;
+  for (const tier of SEARCH_TIERS.slice(first)) {
+    if (found.length > query.limit) break;
+    const after = query.after?.tier === tier ? query.after : undefined;
+    const hits = await findInTier(db, tier, folded, after, query.limit + 1 - found.length);
+    // Each tier leaves out the contacts of the tiers before it; a contact changed between two
+    // reads could still turn up twice.
+    for (const hit of (await hits) ?? []) if (!found.some((f) => f.id === hit.id)) found.push({ ...hit, tier });
+  }
+  const page = found.slice(0, query.limit);
+  const last = page[page.length - 1];
+  return {
+    items: page.map(({ term: _term, sort_name: _sortName, tier: _tier, ...contact }) => contact),
+    next: found.length > query.limit && last ? { tier: last.tier, term: last.term, sortName: last.sort_name, id: last.id } : null,
+  };
 }
