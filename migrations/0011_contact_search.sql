@@ -59,35 +59,38 @@ CREATE TABLE contact_search_phones (
   sort_name   text COLLATE "C" NOT NULL
 );
 
--- Rewrites the search rows of the contacts a statement inserted, changed or deleted. A
--- statement-level trigger: one initiation statement writes many contacts at once.
+-- Rewrites the search rows of a contact that was inserted, changed or deleted. Row by row:
+-- each statement here is planned once per connection, where a statement-level trigger's
+-- query over its transition table is planned anew on every call.
 CREATE FUNCTION contact_search_refresh() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  folded_words text[];
+  folded_name text;
 BEGIN
   IF TG_OP IN ('UPDATE', 'DELETE') THEN
-    DELETE FROM contact_search_names WHERE contact_id IN (SELECT id FROM old_contacts);
-    DELETE FROM contact_search_emails WHERE contact_id IN (SELECT id FROM old_contacts);
-    DELETE FROM contact_search_phones WHERE contact_id IN (SELECT id FROM old_contacts);
+    DELETE FROM contact_search_names WHERE contact_id = OLD.id;
+    DELETE FROM contact_search_emails WHERE contact_id = OLD.id;
+    DELETE FROM contact_search_phones WHERE contact_id = OLD.id;
   END IF;
   IF TG_OP IN ('INSERT', 'UPDATE') THEN
-    WITH c AS (
-      SELECT id, emails, contact_search_digits(phones) AS digits, contact_search_words(name) AS words FROM new_contacts
-    ),
-    names AS (
-      INSERT INTO contact_search_names (contact_id, word, sort_name)
-      SELECT DISTINCT c.id, w.word, array_to_string(c.words, ' ') FROM c, unnest(c.words) AS w(word)
-    ),
-    emails AS (
+    folded_words := contact_search_words(NEW.name);
+    folded_name := array_to_string(folded_words, ' ');
+    INSERT INTO contact_search_names (contact_id, word, sort_name)
+    SELECT DISTINCT NEW.id, w.word, folded_name FROM unnest(folded_words) AS w(word);
+    IF cardinality(NEW.emails) > 0 THEN
       INSERT INTO contact_search_emails (contact_id, email, sort_name)
-      SELECT DISTINCT c.id, contact_search_fold(e.email), array_to_string(c.words, ' ') FROM c, unnest(c.emails) AS e(email)
-    )
-    INSERT INTO contact_search_phones (contact_id, digits, sort_name)
-    SELECT c.id, c.digits, array_to_string(c.words, ' ') FROM c WHERE c.digits IS NOT NULL;
+      SELECT DISTINCT NEW.id, contact_search_fold(e.email), folded_name FROM unnest(NEW.emails) AS e(email);
+    END IF;
+    IF cardinality(NEW.phones) > 0 THEN
+      INSERT INTO contact_search_phones (contact_id, digits, sort_name)
+      SELECT NEW.id, d.digits, folded_name FROM contact_search_digits(NEW.phones) AS d(digits) WHERE d.digits IS NOT NULL;
+    END IF;
   END IF;
   RETURN NULL;
 END
 $$;
 
--- The contacts already there: the same statement as the trigger's, over the whole table.
+-- The contacts already there: the same rows as the trigger writes, for the whole table at once.
 WITH c AS (
   SELECT id, emails, contact_search_digits(phones) AS digits, contact_search_words(name) AS words FROM contacts
 ),
@@ -103,11 +106,12 @@ INSERT INTO contact_search_phones (contact_id, digits, sort_name)
 SELECT c.id, c.digits, array_to_string(c.words, ' ') FROM c WHERE c.digits IS NOT NULL;
 
 CREATE TRIGGER contacts_search_insert AFTER INSERT ON contacts
-  REFERENCING NEW TABLE AS new_contacts FOR EACH STATEMENT EXECUTE FUNCTION contact_search_refresh();
-CREATE TRIGGER contacts_search_update AFTER UPDATE ON contacts
-  REFERENCING OLD TABLE AS old_contacts NEW TABLE AS new_contacts FOR EACH STATEMENT EXECUTE FUNCTION contact_search_refresh();
+  FOR EACH ROW EXECUTE FUNCTION contact_search_refresh();
+CREATE TRIGGER contacts_search_update AFTER UPDATE OF name, phones, emails ON contacts
+  FOR EACH ROW WHEN (OLD.name IS DISTINCT FROM NEW.name OR OLD.phones IS DISTINCT FROM NEW.phones OR OLD.emails IS DISTINCT FROM NEW.emails)
+  EXECUTE FUNCTION contact_search_refresh();
 CREATE TRIGGER contacts_search_delete AFTER DELETE ON contacts
-  REFERENCING OLD TABLE AS old_contacts FOR EACH STATEMENT EXECUTE FUNCTION contact_search_refresh();
+  FOR EACH ROW EXECUTE FUNCTION contact_search_refresh();
 
 -- Built after the rows are in: one sort each instead of a million inserts.
 ALTER TABLE contact_search_names ADD PRIMARY KEY (contact_id, word);

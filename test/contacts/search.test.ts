@@ -100,7 +100,7 @@ describe('GET /contacts?q= — what q matches', () => {
     }
   });
 
-  it('finds contacts created inline with a session, and follows changes to a contact', async () => {
+  it('finds contacts created inline with a session, and follows changes to and removal of a contact', async () => {
     const chat = await liveChatWithOperator(t.app, 'whatsapp');
     const created = await call(t.app, 'POST', '/sessions', {
       liveChatId: chat.liveChatId,
@@ -116,6 +116,10 @@ describe('GET /contacts?q= — what q matches', () => {
     expect(await ids('oldname')).toEqual([]);
     expect(await ids('newname')).toEqual([renamed.id]);
     expect(await ids('wombat@')).toEqual([renamed.id]);
+
+    const removed = await create('Removed Numbatson', { phones: ['+4915155501234'], emails: ['numbat@example.com'] });
+    await t.database.handle.db.deleteFrom('contacts').where('id', '=', removed.id).execute();
+    for (const q of ['numbat', '55501234']) expect(await ids(q), q).toEqual([]);
   });
 });
 
