@@ -168,7 +168,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Find contacts by exact (normalised) phone or email */
+        /**
+         * Search contacts (q), or find them by exact phone or email
+         * @description With `q`: the search box, best matches first (name matches, then email, then phone matches; each contact once). Without: contacts whose normalised phone or email equals the one given, newest first.
+         */
         get: operations["findContacts"];
         put?: never;
         /** Create a contact */
@@ -1808,7 +1811,11 @@ export interface operations {
     findContacts: {
         parameters: {
             query?: {
+                /** @description Finds contacts with a name word starting with each word of q, ignoring case and accents (`ann` and `Änn` find "Anna Müller", `mull` and `müll` too), an email starting with q (`anna.m`), or — when q is a phone fragment (digits, spaces, `+-./()`) of 3 or more digits — a phone holding those digits anywhere (`2345` finds +4915123456789). A shorter q of digits matches names and emails only. Every character is literal. Not combinable with `phone` or `email` (400 `validation_failed`, code `conflicts_with_q`). */
+                q?: string;
+                /** @description Exact phone, any common notation; not with `q`. */
                 phone?: string;
+                /** @description Exact email, domain in any case; not with `q`. */
                 email?: string;
                 limit?: number;
                 /** @description Opaque; `nextCursor` of the previous page. */
@@ -1832,7 +1839,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed (`validation_failed`). */
+            /** @description The query is malformed (`validation_failed`), e.g. `q` of fewer than 2 or more than 100 characters, or `q` with `phone` or `email`. */
             400: {
                 headers: {
                     [name: string]: unknown;

@@ -4,6 +4,8 @@ import type { ContactRow, Database } from '../db/types.js';
 import { type Keyset, type Page, pageOf } from '../db/keyset.js';
 import { type FieldError, Refusal, validationFailed } from '../domain/refusal.js';
 import * as repo from './repository.js';
+import type { SearchPosition } from './search-repository.js';
+import { searchContacts } from './search.js';
 
 export interface Contact {
   id: string;
@@ -85,6 +87,22 @@ export class ContactService {
     }
     if (errors.length > 0) throw validationFailed(errors);
     const page = pageOf(await repo.findContacts(this.db, { phone, email, limit: query.limit, after: query.after }), query.limit);
+    return { items: page.items.map(toContact), next: page.next };
+  }
+
+  /**
+   * The operator's search box: `q` matches a word prefix of the name, the start of an email, or
+   * 3+ digits of a phone; best matches first (see searchContacts). It does not combine with an
+   * exact phone or email lookup.
+   */
+  async search(query: { q: string; phone?: string | undefined; email?: string | undefined; limit: number; after?: SearchPosition | undefined }): Promise<Page<Contact, SearchPosition>> {
+    const errors: FieldError[] = [];
+    for (const field of ['phone', 'email'] as const) {
+      if (query[field] !== undefined) errors.push({ field: `/${field}`, code: 'conflicts_with_q', message: `q searches; ${field} looks up an exact value: give one or the other.` });
+    }
+    if (query.q.includes('\u0000')) errors.push({ field: '/q', code: 'invalid_character', message: 'Text must not contain the NUL character (U+0000).' });
+    if (errors.length > 0) throw validationFailed(errors);
+    const page = await searchContacts(this.db, query);
     return { items: page.items.map(toContact), next: page.next };
   }
 

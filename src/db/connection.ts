@@ -1,5 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
+import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
+import { unaccent } from '@electric-sql/pglite/contrib/unaccent';
 import { Kysely, PGliteDialect, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import type { Database } from './types.js';
@@ -24,9 +26,15 @@ export interface ConnectOptions {
   /** How long to wait for a pooled connection before giving up (ms). */
   connectionTimeoutMs?: number | undefined;
   statementTimeoutMs?: number | undefined;
-  /** An already created PGlite to use instead of opening `dataDir` (tests start from a snapshot). */
+  /** An already created PGlite (with PGLITE_EXTENSIONS) to use instead of opening `dataDir` (tests start from a snapshot). */
   pglite?: PGlite | undefined;
 }
+
+/**
+ * Postgres extensions the migrations create (contact search: 0011). PGlite can only create
+ * those it was started with, so every embedded database is opened with these.
+ */
+export const PGLITE_EXTENSIONS = { pg_trgm, unaccent };
 
 /** How much longer than statement_timeout the client waits for an answer before giving up. */
 const QUERY_TIMEOUT_MARGIN_MS = 2_000;
@@ -67,7 +75,7 @@ export async function connectDatabase(options: ConnectOptions): Promise<Database
 
   const dataDir = options.dataDir ?? './.data';
   if (!options.pglite && !dataDir.startsWith('memory://')) mkdirSync(dataDir, { recursive: true });
-  const pglite = options.pglite ?? (await PGlite.create(dataDir));
+  const pglite = options.pglite ?? (await PGlite.create(dataDir, { extensions: PGLITE_EXTENSIONS }));
   const db = new Kysely<Database>({ dialect: new PGliteDialect({ pglite }) });
   return {
     db,

@@ -45,6 +45,29 @@ export interface ContactsTable {
   updated_at: UpdatedAt;
 }
 
+/**
+ * The searchable forms of contacts (migration 0011), written by triggers on `contacts`:
+ * each folded name word, each folded email, and the digits of the phones, with the folded
+ * name that orders the answer.
+ */
+export interface ContactSearchNamesTable {
+  contact_id: string;
+  word: string;
+  sort_name: string;
+}
+
+export interface ContactSearchEmailsTable {
+  contact_id: string;
+  email: string;
+  sort_name: string;
+}
+
+export interface ContactSearchPhonesTable {
+  contact_id: string;
+  digits: string;
+  sort_name: string;
+}
+
 export interface SessionsTable {
   id: Generated<string>;
   live_chat_id: string;
@@ -174,6 +197,9 @@ export interface Database {
   live_chats: LiveChatsTable;
   live_chat_operators: LiveChatOperatorsTable;
   contacts: ContactsTable;
+  contact_search_names: ContactSearchNamesTable;
+  contact_search_emails: ContactSearchEmailsTable;
+  contact_search_phones: ContactSearchPhonesTable;
   sessions: SessionsTable;
   messages: MessagesTable;
   channel_contacts: ChannelContactsTable;

@@ -1,5 +1,6 @@
 import { validationFailed } from '../domain/refusal.js';
 import type { Keyset } from '../db/keyset.js';
+import { SEARCH_TIERS, type SearchPosition } from '../contacts/search-repository.js';
 
 const MICROS_TIMESTAMP = /^(\d{4})-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -34,6 +35,29 @@ export function decodeSeqCursor(value: string): number {
   try {
     const parsed: unknown = JSON.parse(Buffer.from(value, 'base64url').toString('utf8'));
     if (Array.isArray(parsed) && parsed.length === 1 && Number.isSafeInteger(parsed[0]) && (parsed[0] as number) >= 0) return parsed[0] as number;
+  } catch {
+    // fall through to the refusal below
+  }
+  throw invalidCursor();
+}
+
+/** The opaque cursor of a place in the contact search listing. */
+export function encodeSearchCursor(position: SearchPosition): string {
+  const tier = SEARCH_TIERS.indexOf(position.tier);
+  return Buffer.from(JSON.stringify([tier, position.term, position.sortName, position.id])).toString('base64url');
+}
+
+/** Decodes a contact search cursor; a forged or damaged one is a 400 on `/cursor`. */
+export function decodeSearchCursor(value: string): SearchPosition {
+  try {
+    const parsed: unknown = JSON.parse(Buffer.from(value, 'base64url').toString('utf8'));
+    if (Array.isArray(parsed) && parsed.length === 4) {
+      const [tier, term, sortName, id] = parsed as unknown[];
+      const text = (v: unknown): v is string => typeof v === 'string' && !v.includes('\u0000');
+      if (typeof tier === 'number' && SEARCH_TIERS[tier] && text(term) && text(sortName) && typeof id === 'string' && UUID.test(id)) {
+        return { tier: SEARCH_TIERS[tier], term, sortName, id };
+      }
+    }
   } catch {
     // fall through to the refusal below
   }

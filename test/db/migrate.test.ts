@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ContactService } from '../../src/contacts/service.js';
 import { MIGRATIONS_DIR, migrate } from '../../src/db/migrate.js';
 import { type TestDatabase, createTestDatabase } from '../support/database.js';
 
@@ -87,6 +88,28 @@ describe('migrate', () => {
     expect(peers[telegramSession]).toBe('+551187650004');
     const phones = (await sql<{ phone: string }>`SELECT phone FROM channel_contacts WHERE live_chat_id IN (${whatsapp}, ${telegram}) ORDER BY phone`.execute(db)).rows;
     expect(phones.map((r) => r.phone)).toEqual(['+551187650006', '+5511987650005']);
+  });
+
+  it('makes the contacts already there searchable (0011)', async () => {
+    const db = database.handle.db;
+    // The schema as before 0011: no search tables, functions or triggers.
+    await sql`DROP FUNCTION contact_search_refresh() CASCADE`.execute(db);
+    await sql`DROP TABLE contact_search_names, contact_search_emails, contact_search_phones`.execute(db);
+    await sql`DROP FUNCTION contact_search_words(text), contact_search_fold(text), contact_search_digits(text[])`.execute(db);
+    const { rows } = await sql<{ id: string }>`
+      INSERT INTO contacts (name, phones, emails) VALUES ('Anna Müller', '{+4915123456789}', '{anna.mueller@example.com}') RETURNING id
+    `.execute(db);
+    const existing = rows[0]!.id;
+
+    const dir = await migrationsDir({ '9011_contact_search_again.sql': await readFile(join(MIGRATIONS_DIR, '0011_contact_search.sql'), 'utf8') });
+    expect(await migrate(database.handle, dir)).toEqual({ applied: ['9011_contact_search_again.sql'] });
+
+    const contacts = new ContactService(db);
+    for (const q of ['müll', 'ann', 'anna.m', '2345']) {
+      expect((await contacts.search({ q, limit: 10 })).items.map((c) => c.id), q).toEqual([existing]);
+    }
+    const later = await contacts.create({ name: 'Later Contact' });
+    expect((await contacts.search({ q: 'later', limit: 10 })).items.map((c) => c.id)).toEqual([later.id]);
   });
 
   it('applies SQL files in name order, once, and ignores other files', async () => {

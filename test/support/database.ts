@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
-import { type DatabaseHandle, connectDatabase } from '../../src/db/connection.js';
+import { type DatabaseHandle, PGLITE_EXTENSIONS, connectDatabase } from '../../src/db/connection.js';
 import { migrate } from '../../src/db/migrate.js';
 
 export const usingPostgres = Boolean(process.env.DATABASE_URL);
@@ -29,7 +29,7 @@ export async function createTestDatabase(options: { poolSize?: number } = {}): P
   if (!baseUrl) {
     // Start from the migrated snapshot global-setup made; migrate() is then a quick no-op.
     const snapshot = process.env.PGLITE_TEST_SNAPSHOT;
-    const pglite = snapshot ? await PGlite.create({ loadDataDir: new Blob([await readFile(snapshot)]) }) : undefined;
+    const pglite = snapshot ? await PGlite.create({ loadDataDir: new Blob([await readFile(snapshot)]), extensions: PGLITE_EXTENSIONS }) : undefined;
     const handle = await connectDatabase({ dataDir: 'memory://', pglite });
     await migrate(handle);
     return { handle, url: null, drop: () => handle.close() };
