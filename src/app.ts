@@ -99,7 +99,15 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   // The dispatcher stops (finishing or releasing what it holds) before the caller closes the database.
   const channels = options.channels ?? createChannelRegistry(config);
   dispatcher = config.dispatcherEnabled
-    ? createDispatcher({ config, database, channels, liveChats: services.liveChats, logger: app.log, observer: metrics })
+    ? createDispatcher({
+        config,
+        database,
+        channels,
+        liveChats: services.liveChats,
+        logger: app.log,
+        // A sent or failed message appended its event: wake the event log's readers.
+        observer: { delivered: (channel, outcome) => (metrics.delivered(channel, outcome), outcome !== 'retry' && services.events.appended()) },
+      })
     : null;
   // Webhooks for events: the worker runs in every replica unless EVENT_DELIVERY_ENABLED=false;
   // retention runs everywhere. Long-polling readers are let go as soon as closing begins.
@@ -115,6 +123,12 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
     eventRetention.start();
   });
   app.addHook('preClose', async () => eventWatch.stop());
+  // A request that changed something may have appended events in its transaction (sessions
+  // created, closed, assigned; messages received): wake the log's readers and the webhook
+  // worker here, and other replicas' through NOTIFY, once it committed.
+  app.addHook('onResponse', async (request, reply) => {
+    if (request.method !== 'GET' && request.method !== 'HEAD' && reply.statusCode < 300) services.events.appended();
+  });
   app.addHook('onClose', async () => {
     outboxSignal?.close();
     await Promise.all([dispatcher?.stop(), eventWorker?.stop(), eventRetention.stop()]);
@@ -148,7 +162,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   await app.register(contactRoutes, { contacts: services.contacts });
   await app.register(sessionRoutes, services);
   await app.register(messageRoutes, services);
-  await app.register(webhookRoutes, { db: database.db, liveChats: services.liveChats, clock });
+  await app.register(webhookRoutes, { db: database.db, liveChats: services.liveChats, clock, events: services.events });
   await app.register(eventRoutes, { events: services.events });
   await app.register(eventSubscriptionRoutes, { subscriptions: services.eventSubscriptions });
 

@@ -1,5 +1,6 @@
 import { type Kysely, type Transaction, sql } from 'kysely';
 import type { Database } from '../db/types.js';
+import { messageEvents } from '../events/snapshots.js';
 import type { QueuedMessage } from '../sessions/outbound-queue.js';
 import type { ChannelType } from '../domain/channel.js';
 import type { MessageError, MessageTemplate } from '../domain/message.js';
@@ -147,17 +148,21 @@ export async function recordSentBatch(
 ): Promise<Set<string>> {
   if (entries.length === 0) return new Set();
   const result = await sql<{ id: string }>`
-    UPDATE messages AS m
-    SET status = 'sent', provider_message_id = v.provider_message_id, provider_recipient = v.provider_recipient,
-        error = NULL, locked_until = NULL, next_attempt_at = NULL, updated_at = now()
-    FROM unnest(
-      ${entries.map((e) => e.claim.id)}::uuid[],
-      ${entries.map((e) => e.claim.lockedUntil.toISOString())}::timestamptz[],
-      ${entries.map((e) => e.providerMessageId)}::text[],
-      ${entries.map((e) => e.providerRecipient)}::text[]
-    ) AS v(id, locked_until, provider_message_id, provider_recipient)
-    WHERE m.id = v.id AND m.status = 'queued' AND m.locked_until = v.locked_until
-    RETURNING m.id
+    WITH sent AS (
+      UPDATE messages AS m
+      SET status = 'sent', provider_message_id = v.provider_message_id, provider_recipient = v.provider_recipient,
+          error = NULL, locked_until = NULL, next_attempt_at = NULL, updated_at = now()
+      FROM unnest(
+        ${entries.map((e) => e.claim.id)}::uuid[],
+        ${entries.map((e) => e.claim.lockedUntil.toISOString())}::timestamptz[],
+        ${entries.map((e) => e.providerMessageId)}::text[],
+        ${entries.map((e) => e.providerRecipient)}::text[]
+      ) AS v(id, locked_until, provider_message_id, provider_recipient)
+      WHERE m.id = v.id AND m.status = 'queued' AND m.locked_until = v.locked_until
+      RETURNING m.*
+    ),
+    event AS (${messageEvents('message.sent', 'sent')})
+    SELECT id FROM sent
   `.execute(db);
   return new Set(result.rows.map((r) => r.id));
 }
@@ -177,16 +182,16 @@ export async function scheduleRetry(db: Db, claim: Claim, retry: { delayMs: numb
 
 /** Marks the message failed for good, with the error the API shows. Same guard as recordSent. */
 export async function recordFailure(db: Db, claim: Claim, error: MessageError): Promise<boolean> {
-  const updated = await claimed(db, claim)
-    .set({
-      status: 'failed',
-      error: JSON.stringify(error),
-      locked_until: null,
-      next_attempt_at: null,
-      updated_at: sql<Date>`now()`,
-    })
-    .executeTakeFirst();
-  return updated.numUpdatedRows > 0n;
+  const result = await sql<{ id: string }>`
+    WITH failed AS (
+      UPDATE messages SET status = 'failed', error = ${JSON.stringify(error)}::jsonb, locked_until = NULL, next_attempt_at = NULL, updated_at = now()
+      WHERE id = ${claim.id} AND status = 'queued' AND locked_until = ${claim.lockedUntil}
+      RETURNING *
+    ),
+    event AS (${messageEvents('message.failed', 'failed')})
+    SELECT id FROM failed
+  `.execute(db);
+  return result.rows.length > 0;
 }
 
 /**

@@ -2,6 +2,7 @@ import { type Kysely, type Transaction, sql } from 'kysely';
 import type { Database, MessageRow, SessionRow } from '../db/types.js';
 import type { ChannelType } from '../domain/channel.js';
 import type { MessageKind, MessageMedia } from '../domain/message.js';
+import { messageEvents, sessionEvents } from '../events/snapshots.js';
 import { findOpenSession } from './repository.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -43,7 +44,8 @@ export interface StoredInbound {
  * (an email thread's), else on their open session on the live chat, else on a new session with
  * origin `inbound` and no operator, for the contact that holds their account (their latest
  * session's on this live chat, else one with that phone or email, else a new one named after
- * them). Returns null for a message stored before. Runs in the caller's transaction.
+ * them). Returns null for a message stored before. Runs in the caller's transaction, which
+ * also gets the `message.received` event (and `session.created` for a session it opens).
  */
 export async function storeInboundMessage(db: Db, person: InboundPerson, content: InboundContent, options: { session?: SessionRow } = {}): Promise<StoredInbound | null> {
   if (await isStored(db, person.liveChatId, content.providerMessageId)) return null;
@@ -58,24 +60,18 @@ export async function storeInboundMessage(db: Db, person: InboundPerson, content
     session ??= await findOpenSession(db, person.liveChatId, { account: person.account, peer: person.peer, contactId: contactId ?? undefined });
   }
   if (!session) throw new Error('No open session could be found or opened for an inbound message.');
-  const message = await db
-    .insertInto('messages')
-    .values({
-      session_id: session.id,
-      live_chat_id: person.liveChatId,
-      direction: 'inbound',
-      kind: content.kind,
-      text: content.text === null ? null : storable(content.text),
-      media: content.media ? JSON.stringify(content.media, (_key, value: unknown) => (typeof value === 'string' ? storable(value) : value)) : null,
-      subject: content.subject === null ? null : storable(content.subject),
-      status: 'received',
-      provider_message_id: content.providerMessageId,
-      created_at: content.at,
-      updated_at: content.at,
-    })
-    .returningAll()
-    .executeTakeFirstOrThrow();
-  return { session, message, opened };
+  const media = content.media ? JSON.stringify(content.media, (_key, value: unknown) => (typeof value === 'string' ? storable(value) : value)) : null;
+  const inserted = await sql<MessageRow>`
+    WITH received AS (
+      INSERT INTO messages (session_id, live_chat_id, direction, kind, text, media, subject, status, provider_message_id, created_at, updated_at)
+      VALUES (${session.id}, ${person.liveChatId}, 'inbound', ${content.kind}, ${content.text === null ? null : storable(content.text)}, ${media}::jsonb,
+              ${content.subject === null ? null : storable(content.subject)}, 'received', ${content.providerMessageId}, ${content.at}, ${content.at})
+      RETURNING *
+    ),
+    event AS (${messageEvents('message.received', 'received')})
+    SELECT * FROM received
+  `.execute(db);
+  return { session, message: inserted.rows[0]!, opened };
 }
 
 async function isStored(db: Db, liveChatId: string, providerMessageId: string): Promise<boolean> {
@@ -132,7 +128,8 @@ async function openInboundSession(db: Db, person: InboundPerson, contactId: stri
       INSERT INTO contacts (id, name, phones, emails)
       SELECT w.contact_id, ${storable(person.name).slice(0, 200) || person.account}, ${phones}::text[], ${emails}::text[] FROM written AS w WHERE ${contactId}::uuid IS NULL
       RETURNING id
-    )
+    ),
+    created AS (${sessionEvents('session.created', 'written')})
     SELECT * FROM written
   `.execute(db);
   return result.rows[0];

@@ -3,6 +3,7 @@ import type { QueryRunner } from '../db/prepared.js';
 import type { Database, MessageRow, SessionRow } from '../db/types.js';
 import type { ChannelType } from '../domain/channel.js';
 import type { MessageContent } from '../domain/message.js';
+import { sessionEvents } from '../events/snapshots.js';
 import type { OutboxEntry } from './outbound-queue.js';
 
 /** A new session, with its contact (given, or to create) and its optional first message. */
@@ -69,6 +70,7 @@ type ResultRow = SessionRow & { i: number } & { [K in keyof MessageRow as `m_${K
  * them, each as atomic as if it were alone: its contact (created, or extended by an account it
  * lacks), its open session and its queued message are written together or not at all.
  *
+ * Each written session's `session.created` event is appended by the same statement.
  * Only the race guards are here, not the rules: a session is written only while its operator
  * is assigned, its contact (if given) exists and no open session holds the same person
  * (`ON CONFLICT DO NOTHING` on the open-session indexes, also between writes of one statement).
@@ -126,7 +128,8 @@ export async function writeCreates(db: Kysely<Database>, writes: readonly Create
         AND ((x.add_to = 'phones' AND NOT x.account = ANY(c.phones)) OR (x.add_to = 'emails' AND NOT x.account = ANY(c.emails)))
       RETURNING c.id
     ),
-    message AS (${MESSAGE_INSERT})
+    message AS (${MESSAGE_INSERT}),
+    created AS (${sessionEvents('session.created', 'written')})
     SELECT ${RESULT_COLUMNS}
     FROM written AS s
     JOIN input AS x ON x.sid = s.id
@@ -159,7 +162,8 @@ export async function writeReopens(db: Kysely<Database>, writes: readonly Reopen
           WHERE h.live_chat_id = s.live_chat_id AND h.status = 'open' AND (h.account = s.account OR h.contact_id = s.contact_id OR h.peer = s.peer))
       RETURNING s.*
     ),
-    message AS (${MESSAGE_INSERT})
+    message AS (${MESSAGE_INSERT}),
+    reopened AS (${sessionEvents('session.reopened', 'written')})
     SELECT ${RESULT_COLUMNS}
     FROM written AS s
     JOIN input AS x ON x.sid = s.id

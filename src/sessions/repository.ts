@@ -3,6 +3,7 @@ import type { Database, SessionRow } from '../db/types.js';
 import { type Keyset, type KeysetRow, afterKeyset, createdAtMicros } from '../db/keyset.js';
 import { violatedUniqueConstraint } from '../db/errors.js';
 import type { SessionOrigin } from '../domain/session.js';
+import { sessionEvents } from '../events/snapshots.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -61,14 +62,18 @@ export function listSessions(db: Db, query: SessionQuery): Promise<(SessionRow &
   return q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(query.limit + 1).execute();
 }
 
-export function closeSession(db: Db, id: string, at: Date): Promise<SessionRow | undefined> {
-  return db
-    .updateTable('sessions')
-    .set({ status: 'closed', closed_at: at, updated_at: at })
-    .where('id', '=', id)
-    .where('status', '=', sql.lit('open'))
-    .returningAll()
-    .executeTakeFirst();
+/** Closes an open session, with its `session.closed` event; undefined when it was not open. */
+export async function closeSession(db: Db, id: string, at: Date): Promise<SessionRow | undefined> {
+  const result = await sql<SessionRow>`
+    WITH closed AS (
+      UPDATE sessions SET status = 'closed', closed_at = ${at}, updated_at = ${at}
+      WHERE id = ${id} AND status = 'open'
+      RETURNING *
+    ),
+    event AS (${sessionEvents('session.closed', 'closed')})
+    SELECT * FROM closed
+  `.execute(db);
+  return result.rows[0];
 }
 
 /** True when an error is the one-open-session rule refusing a write (a lost race). */
@@ -77,21 +82,20 @@ export function isOpenSessionConflict(error: unknown): boolean {
   return constraint !== null && OPEN_SESSION_INDEXES.has(constraint);
 }
 
-/** Assigns an open session to an operator assigned to its live chat; undefined when a guard held it back. */
-export function assignSession(db: Db, id: string, operatorId: string, at: Date): Promise<SessionRow | undefined> {
-  return db
-    .updateTable('sessions')
-    .set({ operator_id: operatorId, updated_at: at })
-    .where('id', '=', id)
-    .where('status', '=', sql.lit('open'))
-    .where(({ exists, selectFrom }) =>
-      exists(
-        selectFrom('live_chat_operators as o')
-          .select('o.operator_id')
-          .whereRef('o.live_chat_id', '=', 'sessions.live_chat_id')
-          .where('o.operator_id', '=', operatorId),
-      ),
-    )
-    .returningAll()
-    .executeTakeFirst();
+/**
+ * Assigns an open session to an operator assigned to its live chat, with its
+ * `session.assigned` event; undefined when a guard held it back.
+ */
+export async function assignSession(db: Db, id: string, operatorId: string, at: Date): Promise<SessionRow | undefined> {
+  const result = await sql<SessionRow>`
+    WITH assigned AS (
+      UPDATE sessions AS s SET operator_id = ${operatorId}, updated_at = ${at}
+      WHERE s.id = ${id} AND s.status = 'open'
+        AND EXISTS (SELECT 1 FROM live_chat_operators AS o WHERE o.live_chat_id = s.live_chat_id AND o.operator_id = ${operatorId})
+      RETURNING s.*
+    ),
+    event AS (${sessionEvents('session.assigned', 'assigned')})
+    SELECT * FROM assigned
+  `.execute(db);
+  return result.rows[0];
 }

@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { Clock } from '../clock.js';
+import { type EventsAppended, noEventsAppended } from '../events/snapshots.js';
 import type { Database } from '../db/types.js';
 import { purgeProcessedEvents } from './inbound-repository.js';
 import { applyEarlyDeliveryStatuses, purgeEarlyDeliveryStatuses } from './message-status-repository.js';
@@ -29,6 +30,7 @@ export class WebhookHousekeeping {
     private readonly db: Kysely<Database>,
     private readonly clock: Clock,
     private readonly log: FastifyBaseLogger,
+    private readonly events: EventsAppended = noEventsAppended,
     private readonly options: { sweepMs?: number } = {},
   ) {}
 
@@ -45,8 +47,10 @@ export class WebhookHousekeeping {
   }
 
   /** Applies the early reports whose message now carries the provider id. Returns how many moved a message. */
-  applyEarlyStatuses(): Promise<number> {
-    return applyEarlyDeliveryStatuses(this.db, this.clock.now());
+  async applyEarlyStatuses(): Promise<number> {
+    const moved = await applyEarlyDeliveryStatuses(this.db, this.clock.now());
+    if (moved > 0) this.events.appended();
+    return moved;
   }
 
   /** Forgets early reports no message claimed and processed events past their retention. */

@@ -1,4 +1,5 @@
 import { type Kysely, type Transaction, sql } from 'kysely';
+import { messageEvents } from '../events/snapshots.js';
 import { deleteInChunks } from '../db/purge.js';
 import type { Database } from '../db/types.js';
 import type { MessageError, MessageStatus } from '../domain/message.js';
@@ -22,9 +23,10 @@ const MOVES_FROM: Record<DeliveryStatus, readonly MessageStatus[]> = {
 };
 
 /**
- * Applies a delivery report to the outbound message with this provider id on the live chat.
- * Returns true when the message moved; false when the id is unknown or the report would move
- * it backwards. One conditional UPDATE, so concurrent reports cannot race each other backwards.
+ * Applies a delivery report to the outbound message with this provider id on the live chat,
+ * appending its `message.<status>` event in the same statement. Returns true when the message
+ * moved; false when the id is unknown or the report would move it backwards. One conditional
+ * UPDATE, so concurrent reports cannot race each other backwards.
  */
 export async function applyDeliveryStatus(
   db: Db,
@@ -32,24 +34,30 @@ export async function applyDeliveryStatus(
   providerMessageId: string,
   report: { status: DeliveryStatus; error: MessageError | null; at: Date },
 ): Promise<boolean> {
-  return (await moveMessage(db, liveChatId, providerMessageId, report).executeTakeFirst()) !== undefined;
+  const result = await sql<{ id: string }>`
+    WITH ${movedMessage(liveChatId, providerMessageId, report)}
+    SELECT id FROM moved
+  `.execute(db);
+  return result.rows.length > 0;
 }
 
-/** The conditional UPDATE of applyDeliveryStatus, returning the id of the message it moved. */
-function moveMessage(db: Db, liveChatId: string, providerMessageId: string, report: { status: DeliveryStatus; error: MessageError | null; at: Date }) {
-  return db
-    .updateTable('messages')
-    .set({
-      status: report.status,
-      ...(report.status === 'failed' ? { error: report.error ? JSON.stringify(report.error) : null, next_attempt_at: null } : {}),
-      updated_at: report.at,
-    })
-    .where('live_chat_id', '=', liveChatId)
-    .where('provider_message_id', '=', providerMessageId)
-    .where('direction', '=', sql.lit('outbound'))
-    // Literals: the allowed states are fixed per report, and the predicate stays plan-stable.
-    .where(sql<boolean>`status in (${sql.join(MOVES_FROM[report.status].map((s) => sql.lit(s)))})`)
-    .returning('id');
+/**
+ * The CTEs `moved` (the conditional UPDATE of applyDeliveryStatus, returning the message it
+ * moved) and `moved_event` (its event: the status it moved to).
+ */
+function movedMessage(liveChatId: string, providerMessageId: string, report: { status: DeliveryStatus; error: MessageError | null; at: Date }) {
+  const failed = report.status === 'failed';
+  // Literals: the allowed states are fixed per report, and the predicate stays plan-stable.
+  const from = sql.join(MOVES_FROM[report.status].map((status) => sql.lit(status)));
+  return sql`
+    moved AS (
+      UPDATE messages
+      SET status = ${report.status}, updated_at = ${report.at}
+          ${failed ? sql`, error = ${report.error ? JSON.stringify(report.error) : null}::jsonb, next_attempt_at = NULL` : sql``}
+      WHERE live_chat_id = ${liveChatId} AND provider_message_id = ${providerMessageId} AND direction = 'outbound' AND status IN (${from})
+      RETURNING *
+    ),
+    moved_event AS (${messageEvents(sql<string>`'message.' || m.status`, 'moved')})`;
 }
 
 /** What became of a report: it moved its message, it waits for its message, or it changed nothing. */
@@ -69,21 +77,18 @@ export async function applyOrKeepDeliveryStatus(
   report: { status: DeliveryStatus; error: MessageError | null; reportedAt: Date; at: Date },
 ): Promise<ReportOutcome> {
   const error = report.error ? JSON.stringify(report.error) : null;
-  const row = await db
-    .with('moved', () => moveMessage(db, liveChatId, providerMessageId, report))
-    .with('kept', (qc) =>
-      qc
-        .insertInto('early_delivery_statuses')
-        .columns(['live_chat_id', 'provider_message_id', 'status', 'error', 'reported_at', 'received_at'])
-        .expression(
-          sql`SELECT ${liveChatId}::uuid, ${providerMessageId}::text, ${report.status}::text, ${error}::jsonb, ${report.reportedAt}::timestamptz, ${report.at}::timestamptz
-              WHERE NOT EXISTS (SELECT 1 FROM messages WHERE live_chat_id = ${liveChatId} AND provider_message_id = ${providerMessageId})`,
-        )
-        .onConflict((oc) => oc.doNothing())
-        .returning('status'),
+  const result = await sql<{ moved: boolean; kept: boolean }>`
+    WITH ${movedMessage(liveChatId, providerMessageId, report)},
+    kept AS (
+      INSERT INTO early_delivery_statuses (live_chat_id, provider_message_id, status, error, reported_at, received_at)
+      SELECT ${liveChatId}::uuid, ${providerMessageId}::text, ${report.status}::text, ${error}::jsonb, ${report.reportedAt}::timestamptz, ${report.at}::timestamptz
+      WHERE NOT EXISTS (SELECT 1 FROM messages WHERE live_chat_id = ${liveChatId} AND provider_message_id = ${providerMessageId})
+      ON CONFLICT DO NOTHING
+      RETURNING status
     )
-    .selectNoFrom((eb) => [eb.exists(eb.selectFrom('moved').select('id')).as('moved'), eb.exists(eb.selectFrom('kept').select('status')).as('kept')])
-    .executeTakeFirstOrThrow();
+    SELECT EXISTS (SELECT 1 FROM moved) AS moved, EXISTS (SELECT 1 FROM kept) AS kept
+  `.execute(db);
+  const row = result.rows[0]!;
   return row.moved ? 'moved' : row.kept ? 'kept' : 'unchanged';
 }
 

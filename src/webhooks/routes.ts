@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { Clock } from '../clock.js';
+import type { EventsAppended } from '../events/snapshots.js';
 import type { Database } from '../db/types.js';
 import type { LiveChatService } from '../live-chats/service.js';
 import { WebhookHousekeeping } from './housekeeping.js';
@@ -15,6 +16,8 @@ export interface WebhookRoutesOptions {
   db: Kysely<Database>;
   liveChats: LiveChatService;
   clock: Clock;
+  /** Told when delivery reports kept for later moved their messages (and appended events). */
+  events: EventsAppended;
 }
 
 /**
@@ -23,9 +26,9 @@ export interface WebhookRoutesOptions {
  * channel's secret; an email arrives raw (`message/rfc822`). Other content types are refused (415). The rest of the app keeps Fastify's
  * JSON parser.
  */
-export const webhookRoutes: FastifyPluginAsync<WebhookRoutesOptions> = async (app, { db, liveChats, clock }) => {
+export const webhookRoutes: FastifyPluginAsync<WebhookRoutesOptions> = async (app, { db, liveChats, clock, events }) => {
   // Early delivery reports and replay protection need looking after in the background.
-  const housekeeping = new WebhookHousekeeping(db, clock, app.log);
+  const housekeeping = new WebhookHousekeeping(db, clock, app.log, events);
   app.addHook('onReady', async () => housekeeping.start());
   app.addHook('onClose', async () => housekeeping.stop());
 

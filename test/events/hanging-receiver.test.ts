@@ -1,0 +1,47 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type TestApp, call, createTestApp } from '../support/app.js';
+import { liveChatWithOperator } from '../support/fixtures.js';
+import { HttpStandIn, waitUntil } from '../support/http-stand-in.js';
+import { deliveringConfig } from './helpers.js';
+
+const CONCURRENCY = 2;
+
+describe('a receiver that never answers', () => {
+  let t: TestApp;
+  let receiver: HttpStandIn;
+  let open = 0;
+  let mostOpen = 0;
+
+  beforeAll(async () => {
+    receiver = await HttpStandIn.start(() => {
+      open += 1;
+      mostOpen = Math.max(mostOpen, open);
+      return { hang: true };
+    });
+    t = await createTestApp({ config: { events: deliveringConfig({ subscriptionConcurrency: CONCURRENCY, deliveryTimeoutMs: 60_000 }) } });
+  });
+  afterAll(async () => {
+    await receiver.close();
+    await t.close();
+  });
+
+  it('holds no more than its subscription’s share of deliveries, and POST /sessions goes on answering', async () => {
+    const { liveChatId, operatorId } = await liveChatWithOperator(t.app, 'email');
+    expect((await call(t.app, 'POST', '/event-subscriptions', { url: `${receiver.url}/hooks` })).statusCode).toBe(201);
+
+    const created = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => call(t.app, 'POST', '/sessions', { liveChatId, operatorId, contact: { name: `H${i}`, emails: [`h${i}@hang.example`] } })),
+    );
+    expect(created.map((r) => r.statusCode)).toEqual(Array(30).fill(201));
+    // The worker reaches the receiver, which holds every request it gets.
+    await waitUntil(() => receiver.requests.length >= CONCURRENCY || undefined, { what: 'the receiver to be called' });
+    // Every session's event is in the log, and more sessions still come at once.
+    const later = await call(t.app, 'POST', '/sessions', { liveChatId, operatorId, contact: { name: 'Later', emails: ['later@hang.example'] } });
+    expect(later.statusCode).toBe(201);
+    const log = await call(t.app, 'GET', `/events?liveChatId=${liveChatId}&limit=500`);
+    expect(log.data.items).toHaveLength(31);
+    // Bounded: the dead receiver holds at most its subscription's concurrency, the rest wait in the outbox.
+    expect(mostOpen).toBe(CONCURRENCY);
+    expect(receiver.requests).toHaveLength(CONCURRENCY);
+  });
+});
