@@ -9,6 +9,11 @@ import { shutdownPlugin } from './http/shutdown.js';
 import { authPlugin } from './http/auth.js';
 import { liveChatScopePlugin } from './http/live-chat-scope.js';
 import { findSession } from './sessions/repository.js';
+import { findBatch, runningBatches } from './batches/repository.js';
+import { batchRoutes } from './batches/routes.js';
+import { BatchSchema } from './batches/schemas.js';
+import { batchNotFound } from './batches/service.js';
+import { BatchWorker } from './batches/worker.js';
 import { idempotencyPlugin } from './idempotency/plugin.js';
 import { securityPlugin } from './http/security.js';
 import { requestLogPlugin } from './http/request-log.js';
@@ -87,13 +92,19 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
     defaultMetrics: true,
     outboxStats: () => outboxStats(database.db),
     eventStats: () => eventDeliveryStats(database.db),
+    runningBatches: () => runningBatches(database.db),
   });
   // Delivery: the outbox dispatcher runs in every replica unless DISPATCHER_ENABLED=false; other
   // replicas' dispatchers hear of queued messages through NOTIFY (Postgres only).
   let dispatcher: Dispatcher | null = null;
   const outboxSignal = database.kind === 'postgres' ? new OutboxSignal(database.db, (err) => app.log.warn({ err }, 'could not notify other replicas')) : null;
   const queue = new OutboxQueue(() => dispatcher, outboxSignal);
-  const services = createServices({ config, database, clock, queue, observer: metrics, logger: app.log, resolveHost: options.resolveHost });
+  let batchWorker: BatchWorker | null = null;
+  const services = createServices({ config, database, clock, queue, observer: metrics, logger: app.log, resolveHost: options.resolveHost, batchAccepted: () => batchWorker?.wake() });
+  // Session batches: their recipients are initiated by a worker in every replica.
+  batchWorker = config.batchWorkerEnabled
+    ? new BatchWorker(database.db, services.initiation, services.batches, app.log, { ...config.batch, pollMs: database.kind === 'pglite' ? 250 : 1_000, observer: metrics })
+    : null;
   app.decorate('services', services);
 
   // The dispatcher stops (finishing or releasing what it holds) before the caller closes the database.
@@ -121,6 +132,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
     eventWatch.start();
     eventWorker?.start();
     eventRetention.start();
+    batchWorker?.start();
   });
   app.addHook('preClose', async () => eventWatch.stop());
   // A request that changed something may have appended events in its transaction (sessions
@@ -131,10 +143,10 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   });
   app.addHook('onClose', async () => {
     outboxSignal?.close();
-    await Promise.all([dispatcher?.stop(), eventWorker?.stop(), eventRetention.stop()]);
+    await Promise.all([dispatcher?.stop(), eventWorker?.stop(), eventRetention.stop(), batchWorker?.stop()]);
     await channels.close();
   });
-  for (const schema of [Problem, LiveChatSchema, ContactSchema, SessionSchema, MessageSchema, EventSchema, SubscriptionSchema]) app.addSchema(schema);
+  for (const schema of [Problem, LiveChatSchema, ContactSchema, SessionSchema, MessageSchema, EventSchema, SubscriptionSchema, BatchSchema]) app.addSchema(schema);
 
   // Cross-cutting plugins first, so every route below inherits them.
   await app.register(errorsPlugin);
@@ -149,7 +161,10 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   });
   // Keys restricted to some live chats: the resources whose routes name them by their own id.
   await app.register(liveChatScopePlugin, {
-    owners: { session: { liveChatOf: async (id) => (await findSession(database.db, id))?.live_chat_id, notFound: sessionNotFound } },
+    owners: {
+      session: { liveChatOf: async (id) => (await findSession(database.db, id))?.live_chat_id, notFound: sessionNotFound },
+      batch: { liveChatOf: async (id) => (await findBatch(database.db, id))?.live_chat_id, notFound: batchNotFound },
+    },
   });
   await app.register(securityPlugin, { rateLimitPerMinute: config.rateLimitPerMinute });
   await app.register(idempotencyPlugin, { db: database.db, clock, lockMs: config.idempotencyLockMs });
@@ -163,6 +178,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   await app.register(sessionRoutes, services);
   await app.register(messageRoutes, services);
   await app.register(webhookRoutes, { db: database.db, liveChats: services.liveChats, clock, events: services.events });
+  await app.register(batchRoutes, { batches: services.batches });
   await app.register(eventRoutes, { events: services.events });
   await app.register(eventSubscriptionRoutes, { subscriptions: services.eventSubscriptions });
 

@@ -30,6 +30,9 @@ const EnvSchema = Type.Object({
   PHONE_ALLOW_PREFIXES: Type.Optional(Type.String({ pattern: '^\\s*\\+\\d{1,15}\\s*(,\\s*\\+\\d{1,15}\\s*)*$' })),
   BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, default: 262_144 }),
   DISPATCHER_ENABLED: Type.Union([BooleanString], { default: 'true' }),
+  BATCH_WORKER_ENABLED: Type.Union([BooleanString], { default: 'true' }),
+  BATCH_CHUNK_SIZE: Type.Integer({ minimum: 1, maximum: 1000, default: 200 }),
+  BATCH_LEASE_MS: Type.Integer({ minimum: 1000, default: 60_000 }),
   DELIVERY_MAX_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 100, default: 10 }),
   DELIVERY_RETRY_BASE_MS: Type.Integer({ minimum: 10, default: 2_000 }),
   DELIVERY_RETRY_MAX_MS: Type.Integer({ minimum: 100, default: 600_000 }),
@@ -81,6 +84,10 @@ export interface Config {
   idempotencyLockMs: number;
   bodyLimitBytes: number;
   dispatcherEnabled: boolean;
+  /** Initiate session batches' recipients in this process. */
+  batchWorkerEnabled: boolean;
+  /** Recipients a batch worker claims at once, and how long its claim holds. */
+  batch: { chunk: number; leaseMs: number };
   delivery: { maxAttempts: number; retryBaseMs: number; retryMaxMs: number; providerTimeoutMs: number };
   events: EventsConfig;
 }
@@ -159,6 +166,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     idempotencyLockMs: 30_000,
     bodyLimitBytes: parsed.BODY_LIMIT_BYTES,
     dispatcherEnabled: parsed.DISPATCHER_ENABLED === 'true',
+    batchWorkerEnabled: parsed.BATCH_WORKER_ENABLED === 'true',
+    batch: { chunk: parsed.BATCH_CHUNK_SIZE, leaseMs: parsed.BATCH_LEASE_MS },
     delivery: {
       maxAttempts: parsed.DELIVERY_MAX_ATTEMPTS,
       retryBaseMs: parsed.DELIVERY_RETRY_BASE_MS,

@@ -15,6 +15,7 @@ import { MessageService } from './sessions/message-service.js';
 import { type OutboundQueue, noOutboundQueue } from './sessions/outbound-queue.js';
 import { Pipeline } from './sessions/pipeline.js';
 import { SessionService } from './sessions/service.js';
+import { BatchService } from './batches/service.js';
 import { EventLog } from './events/event-log.js';
 import { EventLogWatch } from './events/log-watch.js';
 import { EventSubscriptionService } from './events/subscription-service.js';
@@ -31,6 +32,7 @@ export interface AppServices {
   /** The event log: writers tell it after committing events; GET /events reads it. */
   events: EventLog;
   eventSubscriptions: EventSubscriptionService;
+  batches: BatchService;
   /** Seals channel and subscription secrets with SECRETS_KEY. */
   secrets: SecretBox;
 }
@@ -43,6 +45,8 @@ export function createServices(deps: {
   queue?: OutboundQueue;
   observer?: InitiationObserver;
   logger: FastifyBaseLogger;
+  /** Called once a session batch was accepted (wakes this replica's batch worker). */
+  batchAccepted?: () => void;
   /** Resolves webhook hosts (tests stand in for DNS); the system resolver when omitted. */
   resolveHost?: Resolve | undefined;
 }): AppServices {
@@ -61,7 +65,9 @@ export function createServices(deps: {
   const eventLog = new EventLog(db, new EventLogWatch(deps.database, deps.logger), deps.database.kind === 'pglite' ? 250 : 1_000);
   const { allowHttp, allowPrivate } = deps.config.events;
   const eventSubscriptions = new EventSubscriptionService(db, secrets, deps.clock, { allowHttp, allowPrivate }, liveChats, deps.resolveHost);
+  const batches = new BatchService(db, liveChats, eventLog, deps.logger, () => deps.batchAccepted?.());
   return {
+    batches,
     liveChats,
     contacts,
     sessions: new SessionService(db, pipeline, deps.clock),

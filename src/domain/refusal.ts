@@ -19,6 +19,7 @@ export type RefusalCode =
   | 'live_chat_not_found'
   | 'contact_not_found'
   | 'session_not_found'
+  | 'batch_not_found'
   | 'api_key_not_found'
   | 'event_subscription_not_found'
   | 'session_already_open'

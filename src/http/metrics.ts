@@ -59,10 +59,33 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly batchRecipients = new Counter({
+    name: 'batch_recipients_total',
+    help: 'Session batch recipients initiated, by outcome (created, refused).',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
   constructor(
-    options: { pool?: pg.Pool | null; outboxStats?: () => Promise<OutboxStats>; eventStats?: () => Promise<EventDeliveryStats>; defaultMetrics?: boolean } = {},
+    options: {
+      pool?: pg.Pool | null;
+      outboxStats?: () => Promise<OutboxStats>;
+      eventStats?: () => Promise<EventDeliveryStats>;
+      runningBatches?: () => Promise<number>;
+      defaultMetrics?: boolean;
+    } = {},
   ) {
-    const { pool, outboxStats, eventStats } = options;
+    const { pool, outboxStats, eventStats, runningBatches } = options;
+    if (runningBatches) {
+      new Gauge({
+        name: 'batches_running',
+        help: 'Session batches with recipients still pending.',
+        registers: [this.registry],
+        async collect() {
+          this.set(await runningBatches().catch(() => Number.NaN));
+        },
+      });
+    }
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry });
     if (outboxStats) {
       const oldest = new Gauge({ name: 'outbox_oldest_age_seconds', help: 'Age of the oldest queued outbound message.', registers: [] });
@@ -119,6 +142,10 @@ export class Metrics {
 
   refused(code: string): void {
     this.refusals.inc({ code });
+  }
+
+  recipient(outcome: 'created' | 'refused'): void {
+    this.batchRecipients.inc({ outcome });
   }
 
   delivered(channel: ChannelType, outcome: string): void {

@@ -49,6 +49,7 @@ export const openapiPlugin = fp(
           { name: 'live-chats', description: 'Connected channels and their operators (admin).' },
           { name: 'api-keys', description: 'API keys and their scopes (admin).' },
           { name: 'webhooks', description: 'Inbound provider events, authenticated by the channel’s own secret.' },
+          { name: 'session-batches', description: 'Initiate sessions with many people at once, resumable and paced.' },
           { name: 'events', description: 'The event log: what happened, read with a cursor.' },
           { name: 'event-subscriptions', description: 'Webhooks that deliver events, signed the Standard Webhooks way (admin).' },
           { name: 'operations', description: 'Health, readiness and metrics.' },

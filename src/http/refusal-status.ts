@@ -12,6 +12,7 @@ const STATUS: Record<RefusalCode, number> = {
   live_chat_not_found: 404,
   contact_not_found: 404,
   session_not_found: 404,
+  batch_not_found: 404,
   api_key_not_found: 404,
   event_subscription_not_found: 404,
   session_already_open: 409,

@@ -15,7 +15,7 @@ export interface ContactDetails {
 }
 
 /** Field errors for a message body that must carry exactly one of text and template. */
-function messageErrors(message: MessageInput | undefined, pointer: string): FieldError[] {
+export function messageErrors(message: MessageInput | undefined, pointer: string): FieldError[] {
   if (!message) return [];
   const has = Number(message.text !== undefined) + Number(message.template !== undefined);
   if (has !== 1) return [{ field: pointer, code: has === 0 ? 'message_content_required' : 'message_content_ambiguous', message: 'Give exactly one of text and template.' }];
@@ -38,12 +38,12 @@ export function checkMessage(message: MessageInput | undefined, pointer: string)
   return message && toContent(message);
 }
 
-/** Parses `account` with its JSON Pointer; undefined input stays undefined. */
-export function parseAccountField(input: string | undefined, errors: FieldError[]): Account | undefined {
+/** Parses `account` with its JSON Pointer (under `pointer`); undefined input stays undefined. */
+export function parseAccountField(input: string | undefined, errors: FieldError[], pointer = ''): Account | undefined {
   if (input === undefined) return undefined;
   const parsed = parseAccount(input);
   if (parsed.ok) return parsed.value;
-  errors.push({ field: '/account', ...parsed.error });
+  errors.push({ field: `${pointer}/account`, ...parsed.error });
   return undefined;
 }
 
@@ -55,21 +55,37 @@ export interface CheckedInitiation {
   message: MessageContent | undefined;
 }
 
+type InitiationInput = { contactId?: string | undefined; contact?: ContactInput | undefined; account?: string | undefined; message?: MessageInput | undefined };
+
 /** Check 1 of the contract for POST /sessions: every format at once, as one 400 validation_failed. */
-export function checkInitiationFormats(input: { contactId?: string | undefined; contact?: ContactInput | undefined; account?: string | undefined; message?: MessageInput | undefined }): CheckedInitiation {
+export function checkInitiationFormats(input: InitiationInput): CheckedInitiation {
+  const { errors, checked } = parseInitiation(input, '');
+  if (errors.length > 0) throw validationFailed(errors);
+  return checked;
+}
+
+/** Check 1's field errors of one initiation (a batch's recipient: under `pointer`, e.g. `/recipients/17`). */
+export function initiationFormatErrors(input: InitiationInput, pointer: string): FieldError[] {
+  return parseInitiation(input, pointer).errors;
+}
+
+/** Parses and normalises an initiation once, collecting every format error. */
+function parseInitiation(input: InitiationInput, pointer: string): { errors: FieldError[]; checked: CheckedInitiation } {
   const errors: FieldError[] = [];
   if ((input.contactId === undefined) === (input.contact === undefined)) {
-    errors.push({ field: '/contactId', code: 'contact_choice_required', message: 'Give exactly one of contactId and contact.' });
+    errors.push({ field: `${pointer}/contactId`, code: 'contact_choice_required', message: 'Give exactly one of contactId and contact.' });
   }
-  const account = parseAccountField(input.account, errors);
-  const inline = input.contact ? normaliseContactDetails(input.contact, '/contact') : undefined;
+  const account = parseAccountField(input.account, errors, pointer);
+  const inline = input.contact ? normaliseContactDetails(input.contact, `${pointer}/contact`) : undefined;
   if (inline) errors.push(...inline.errors);
-  errors.push(...messageErrors(input.message, '/message'));
-  if (errors.length > 0) throw validationFailed(errors);
+  errors.push(...messageErrors(input.message, `${pointer}/message`));
   return {
-    contactId: input.contactId ?? null,
-    inlineContact: input.contact ? { name: input.contact.name, phones: inline?.phones ?? [], emails: inline?.emails ?? [] } : null,
-    account,
-    message: input.message && toContent(input.message),
+    errors,
+    checked: {
+      contactId: input.contactId ?? null,
+      inlineContact: input.contact ? { name: input.contact.name, phones: inline?.phones ?? [], emails: inline?.emails ?? [] } : null,
+      account,
+      message: input.message && toContent(input.message),
+    },
   };
 }

@@ -4,6 +4,7 @@ import type { Database, MessageRow, SessionRow } from '../db/types.js';
 import type { ChannelType } from '../domain/channel.js';
 import type { MessageContent } from '../domain/message.js';
 import { sessionEvents } from '../events/snapshots.js';
+import { MESSAGE_INSERT, RESULT_COLUMNS, type ResultRow, json, messageInput, resultsByWrite } from './initiation-rows.js';
 import type { OutboxEntry } from './outbound-queue.js';
 
 /** A new session, with its contact (given, or to create) and its optional first message. */
@@ -21,6 +22,18 @@ export interface CreateWrite {
   message: MessageContent | null;
   outbox: OutboxEntry;
   at: Date;
+  /**
+   * The batch recipient this session is for, held by a claim until `lease`: the session is
+   * written only while the claim holds, and the recipient is marked created with it.
+   */
+  recipient?: BatchRecipientRef | undefined;
+}
+
+/** A session batch's recipient, as its claim holds it. */
+export interface BatchRecipientRef {
+  batchId: string;
+  index: number;
+  lease: Date;
 }
 
 /** A closed session opened again for an operator, with its optional message. */
@@ -39,31 +52,6 @@ export interface WrittenInitiation {
   session: SessionRow;
   message: MessageRow | null;
 }
-
-// The written rows come back as plain columns (the message's prefixed), so the driver parses
-// their types, and writtenOf maps them in one place.
-const RESULT_COLUMNS = sql.raw(`
-  x.i, s.id, s.live_chat_id, s.channel, s.contact_id, s.account, s.peer, s.operator_id, s.origin, s.status, s.created_at, s.updated_at, s.closed_at,
-  m.id AS m_id, m.direction AS m_direction, m.kind AS m_kind, m.text AS m_text, m.template AS m_template, m.media AS m_media,
-  m.subject AS m_subject, m.status AS m_status,
-  m.provider_message_id AS m_provider_message_id, m.provider_recipient AS m_provider_recipient, m.error AS m_error,
-  m.attempts AS m_attempts, m.next_attempt_at AS m_next_attempt_at, m.locked_until AS m_locked_until, m.seq AS m_seq,
-  m.created_at AS m_created_at, m.updated_at AS m_updated_at`);
-
-// Its message, queued in the outbox as delivery's entry says, for each written session. An
-// email always has a subject: the one given, else "Re: " the session's first one, else the
-// live chat's name.
-const MESSAGE_INSERT = sql.raw(`
-  INSERT INTO messages (session_id, live_chat_id, direction, kind, text, template, subject, status, next_attempt_at, locked_until, attempts, created_at, updated_at)
-  SELECT w.id, w.live_chat_id, 'outbound', CASE WHEN x.template IS NULL THEN 'text' ELSE 'template' END, x.text, x.template,
-         CASE WHEN w.channel = 'email' THEN coalesce(x.subject, ${replySubject('w.id')}, (SELECT l.name FROM live_chats AS l WHERE l.id = w.live_chat_id)) END,
-         'queued', x.at, x.locked_until, x.attempts, x.at, x.at
-  FROM written AS w JOIN input AS x ON x.sid = w.id
-  WHERE x.has_message
-  ORDER BY x.i
-  RETURNING *`);
-
-type ResultRow = SessionRow & { i: number } & { [K in keyof MessageRow as `m_${K & string}`]: MessageRow[K] | null };
 
 /**
  * Many new sessions as one statement, so that they cost one round trip and one commit between
@@ -91,6 +79,9 @@ export async function writeCreates(db: Kysely<Database>, writes: readonly Create
     account: w.account,
     add_to: 'id' in w.contact ? w.addAccountTo : null,
     peer: w.peer,
+    batch_id: w.recipient?.batchId ?? null,
+    recipient_index: w.recipient?.index ?? null,
+    recipient_lease: w.recipient?.lease.toISOString() ?? null,
     ...messageInput(w),
   }));
   // `sid` ties each session written back to its write; `cid` is its contact's id, given or new.
@@ -101,7 +92,16 @@ export async function writeCreates(db: Kysely<Database>, writes: readonly Create
       SELECT x.*, gen_random_uuid() AS sid, coalesce(x.contact_id, gen_random_uuid()) AS cid
       FROM jsonb_to_recordset(${json(input)}::jsonb) AS x(
         i integer, live_chat_id uuid, channel text, operator_id text, contact_id uuid, name text, phones text[], emails text[],
-        account text, add_to text, peer text, has_message boolean, text text, template jsonb, subject text, locked_until timestamptz, attempts integer, at timestamptz)
+        account text, add_to text, peer text, batch_id uuid, recipient_index integer, recipient_lease timestamptz,
+        has_message boolean, text text, template jsonb, subject text, locked_until timestamptz, attempts integer, at timestamptz)
+    ),
+    -- A batch recipient's session is written only while its claim holds (locked against a
+    -- cancel, which then waits for this statement).
+    held AS MATERIALIZED (
+      SELECT x.sid FROM input AS x
+      JOIN batch_recipients AS r ON r.live_chat_id = x.live_chat_id AND r.batch_id = x.batch_id AND r.index = x.recipient_index
+      WHERE r.outcome = 'pending' AND r.locked_until = x.recipient_lease
+      FOR UPDATE OF r
     ),
     written AS (
       INSERT INTO sessions (id, live_chat_id, channel, contact_id, account, peer, operator_id, status)
@@ -109,7 +109,8 @@ export async function writeCreates(db: Kysely<Database>, writes: readonly Create
       FROM input AS x
       WHERE EXISTS (SELECT 1 FROM live_chat_operators AS o WHERE o.live_chat_id = x.live_chat_id AND o.operator_id = x.operator_id)
         AND (x.contact_id IS NULL OR EXISTS (SELECT 1 FROM contacts AS c WHERE c.id = x.contact_id))
-      ORDER BY x.live_chat_id, x.account
+        AND (x.batch_id IS NULL OR x.sid IN (SELECT sid FROM held))
+      ORDER BY x.live_chat_id, x.account, x.i
       ON CONFLICT DO NOTHING
       RETURNING *
     ),
@@ -129,7 +130,12 @@ export async function writeCreates(db: Kysely<Database>, writes: readonly Create
       RETURNING c.id
     ),
     message AS (${MESSAGE_INSERT}),
-    created AS (${sessionEvents('session.created', 'written')})
+    created AS (${sessionEvents('session.created', 'written')}),
+    recipient AS (
+      UPDATE batch_recipients AS r SET outcome = 'created', session_id = x.sid, locked_until = NULL, updated_at = now()
+      FROM written AS w JOIN input AS x ON x.sid = w.id
+      WHERE r.live_chat_id = x.live_chat_id AND r.batch_id = x.batch_id AND r.index = x.recipient_index
+    )
     SELECT ${RESULT_COLUMNS}
     FROM written AS s
     JOIN input AS x ON x.sid = s.id
@@ -172,77 +178,3 @@ export async function writeReopens(db: Kysely<Database>, writes: readonly Reopen
   return resultsByWrite(writes.length, await run(query));
 }
 
-function messageInput(w: InitiationWrite) {
-  return {
-    has_message: w.message !== null,
-    text: w.message?.text ?? null,
-    template: w.message?.template ?? null,
-    subject: w.message?.subject ?? null,
-    locked_until: w.outbox.lockedUntil?.toISOString() ?? null,
-    attempts: w.outbox.attempts,
-    at: w.at.toISOString(),
-  };
-}
-
-function resultsByWrite(count: number, rows: ResultRow[]): (WrittenInitiation | undefined)[] {
-  const results = new Array<WrittenInitiation | undefined>(count).fill(undefined);
-  for (const row of rows) results[row.i] = writtenOf(row);
-  return results;
-}
-
-/** The one mapping of a written row to its session and message rows. */
-function writtenOf(row: ResultRow): WrittenInitiation {
-  const session: SessionRow = {
-    id: row.id,
-    live_chat_id: row.live_chat_id,
-    channel: row.channel,
-    contact_id: row.contact_id,
-    account: row.account,
-    peer: row.peer,
-    operator_id: row.operator_id,
-    origin: row.origin,
-    status: row.status,
-    created_at: row.created_at,
-    updated_at: row.updated_at,
-    closed_at: row.closed_at,
-  };
-  if (row.m_id === null) return { session, message: null };
-  const message: MessageRow = {
-    id: row.m_id,
-    session_id: row.id,
-    live_chat_id: row.live_chat_id,
-    direction: row.m_direction!,
-    kind: row.m_kind!,
-    text: row.m_text,
-    template: row.m_template,
-    media: row.m_media,
-    subject: row.m_subject,
-    status: row.m_status!,
-    provider_message_id: row.m_provider_message_id,
-    provider_recipient: row.m_provider_recipient,
-    error: row.m_error,
-    attempts: row.m_attempts!,
-    next_attempt_at: row.m_next_attempt_at,
-    locked_until: row.m_locked_until,
-    seq: Number(row.m_seq),
-    created_at: row.m_created_at!,
-    updated_at: row.m_updated_at!,
-  };
-  return { session, message };
-}
-
-/** SQL for "Re: " and the first subject of the session `sessionId` (an SQL expression) names, if any. */
-export function replySubject(sessionId: string): string {
-  return `(SELECT 'Re: ' || regexp_replace(f.subject, '^(\\s*re\\s*:\\s*)+', '', 'i') FROM messages AS f
-           WHERE f.session_id = ${sessionId} AND f.subject IS NOT NULL ORDER BY f.seq LIMIT 1)`;
-}
-
-/**
- * The writes as one JSON parameter. A lone UTF-16 surrogate cannot travel in JSON to Postgres
- * (jsonb refuses it); as a text parameter it would have been stored as U+FFFD, so that is what
- * it becomes here too.
- */
-function json(input: unknown): string {
-  return JSON.stringify(input, (_key, value: unknown) => (typeof value === 'string' ? value.replace(LONE_SURROGATES, '\uFFFD') : value));
-}
-const LONE_SURROGATES = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;

@@ -3,8 +3,8 @@ import type { ChannelType } from '../domain/channel.js';
 import { Refusal } from '../domain/refusal.js';
 import { type Reach, contactExists, noOpenSession, operatorAssigned } from './checks.js';
 import type { ContactInput } from '../contacts/service.js';
-import { type MessageInput, checkInitiationFormats, checkMessage } from './formats.js';
-import type { CreateWrite, WrittenInitiation } from './initiation-repository.js';
+import { type CheckedInitiation, type MessageInput, checkInitiationFormats, checkMessage } from './formats.js';
+import type { BatchRecipientRef, CreateWrite, WrittenInitiation } from './initiation-repository.js';
 import { type Message, type Session, toMessage, toQueuedMessage, toSession } from './model.js';
 import { type OutboundQueue, UNCLAIMED } from './outbound-queue.js';
 import type { Pipeline } from './pipeline.js';
@@ -52,18 +52,33 @@ export class SessionInitiation {
    */
   async initiate(input: InitiateSessionInput): Promise<Initiated> {
     try {
-      const request = checkInitiationFormats(input);
-      const ask = { kind: 'create', liveChatId: input.liveChatId, operatorId: input.operatorId, ...request, now: this.clock.now() } as const;
-      const written = await this.pipeline.run(ask, {
-        guards: [operatorAssigned.name, contactExists.name, noOpenSession.name],
-        write: (reach) => this.writer.write(createWrite(ask, reach, request.message ? this.queue.entryForFirstMessage() : UNCLAIMED)),
-      });
-      this.observer.sessionCreated(written.session.channel);
-      return this.#handOver(written);
+      return await this.#create(input, checkInitiationFormats(input));
     } catch (error) {
       if (error instanceof Refusal) this.observer.refused(error.code);
       throw error;
     }
+  }
+
+  /**
+   * Initiates for a session batch's recipient, whose formats were checked when the batch was
+   * accepted, by the same checks; the session is written only while the recipient's claim
+   * holds, and marks the recipient created. Its message waits in the outbox for its turn.
+   */
+  initiateRecipient(input: InitiateSessionInput, recipient: BatchRecipientRef): Promise<Initiated> {
+    return this.#create(input, checkInitiationFormats(input), recipient);
+  }
+
+  async #create(input: InitiateSessionInput, request: CheckedInitiation, recipient?: BatchRecipientRef): Promise<Initiated> {
+    const ask = { kind: 'create', liveChatId: input.liveChatId, operatorId: input.operatorId, ...request, now: this.clock.now() } as const;
+    const written = await this.pipeline.run(ask, {
+      guards: [operatorAssigned.name, contactExists.name, noOpenSession.name],
+      write: (reach) => {
+        const outbox = request.message && !recipient ? this.queue.entryForFirstMessage() : UNCLAIMED;
+        return this.writer.write({ ...createWrite(ask, reach, outbox), recipient });
+      },
+    });
+    this.observer.sessionCreated(written.session.channel);
+    return this.#handOver(written);
   }
 
   /** Opens a closed session again, assigned to `operatorId`, with the same checks as creation. */

@@ -1,7 +1,7 @@
 import { type Kysely, type Transaction, sql } from 'kysely';
 import type { Database, MessageRow } from '../db/types.js';
 import type { MessageContent } from '../domain/message.js';
-import { replySubject } from './initiation-repository.js';
+import { replySubject } from './initiation-rows.js';
 import type { OutboxEntry } from './outbound-queue.js';
 
 type Db = Kysely<Database> | Transaction<Database>;

@@ -141,13 +141,43 @@ describe('a restricted key on session routes', () => {
   });
 });
 
+describe('a restricted key on session batches and the event log', () => {
+  it('cannot start, read, list or cancel another live chat’s batch, and reads only its own live chats’ events', async () => {
+    const batch = (chat: { liveChatId: string; operatorId: string }) => ({
+      liveChatId: chat.liveChatId,
+      operatorId: chat.operatorId,
+      message: { text: 'Hello' },
+      recipients: [{ contact: { name: 'B' }, account: `b${randomUUID().slice(0, 8)}@example.com` }],
+    });
+    expectProblem(await call(t.app, 'POST', '/session-batches', batch(theirs), { key }), 404, 'live_chat_not_found');
+    const mine = await call(t.app, 'POST', '/session-batches', batch(ours), { key });
+    expect(mine.statusCode, mine.body).toBe(202);
+    const other = await call(t.app, 'POST', '/session-batches', batch(theirs));
+    expect(other.statusCode, other.body).toBe(202);
+    for (const [method, path] of [
+      ['GET', `/session-batches/${other.data.id}`],
+      ['GET', `/session-batches/${other.data.id}/recipients`],
+      ['POST', `/session-batches/${other.data.id}/cancel`],
+    ] as const) {
+      expectProblem(await call(t.app, method, path, undefined, { key }), 404, 'batch_not_found');
+    }
+    expect((await call(t.app, 'GET', `/session-batches/${mine.data.id}`, undefined, { key })).statusCode).toBe(200);
+    expect((await call(t.app, 'GET', `/session-batches/${other.data.id}`)).data.status).not.toBe('canceled');
+
+    const events = await call(t.app, 'GET', '/events?limit=500', undefined, { key });
+    expect(events.statusCode).toBe(200);
+    expect(events.data.items.length).toBeGreaterThan(0);
+    expect(new Set(events.data.items.map((e: { liveChatId: string }) => e.liveChatId))).toEqual(new Set([ours.liveChatId]));
+  });
+});
+
 describe('declaring the live chat of a route', () => {
   it('stops start-up when a sessions route does not say how it finds its live chat', async () => {
     const database = await createTestDatabase();
     const app = await buildApp({ config: testConfig(), database: database.handle });
     try {
       expect(() => app.get('/unscoped', { config: { access: 'sessions' } }, async () => ({}))).toThrow(/config\.liveChat/);
-      expect(() => app.get('/unknown-owner', { config: { access: 'sessions', liveChat: { params: 'id', owner: 'batch' } } }, async () => ({}))).toThrow(/'batch'/);
+      expect(() => app.get('/unknown-owner', { config: { access: 'sessions', liveChat: { params: 'id', owner: 'invoice' } } }, async () => ({}))).toThrow(/'invoice'/);
     } finally {
       await app.close();
       await database.drop();
