@@ -5,7 +5,9 @@
  *
  *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/test npm run bench
  *
- * Options (environment): BENCH_CONNECTIONS (32), BENCH_SECONDS (20), BENCH_WARMUP_SECONDS (5).
+ * Options (environment): BENCH_CONNECTIONS (32), BENCH_SECONDS (20), BENCH_WARMUP_SECONDS (5),
+ * BENCH_SEND_RATE (the live chat's sendRatePerSecond, 1000), BENCH_TEMPLATES=1 (the live chat
+ * keeps a synced template catalogue, which every request's template is checked against).
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -25,6 +27,18 @@ if (!baseUrl) {
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 5);
+// The most a live chat may send: deliveries are paced to it (counted by the stand-in's clock).
+const SEND_RATE = Number(process.env.BENCH_SEND_RATE ?? 1000);
+const TEMPLATES = process.env.BENCH_TEMPLATES === '1';
+const BUSINESS_ACCOUNT_ID = '102290129340398';
+/** The benchmark's template, as the stand-in's catalogue lists it (one body parameter). */
+const CATALOGUE = {
+  data: [
+    { name: 'order_update', language: 'en_US', status: 'APPROVED', category: 'UTILITY', id: '1', components: [{ type: 'BODY', text: 'Hi {{1}}, your order ships today' }] },
+    { name: 'welcome', language: 'en_US', status: 'APPROVED', category: 'MARKETING', id: '2', components: [{ type: 'BODY', text: 'Welcome!' }] },
+  ],
+  paging: { cursors: { before: 'MAZDZD', after: 'MjQZD' } },
+};
 const ADMIN_KEY = `bench-${randomBytes(16).toString('hex')}`;
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -45,18 +59,28 @@ async function admin(sql: string): Promise<void> {
 /**
  * A WhatsApp Cloud API stand-in that records when each recipient's message arrived. It does
  * as little as it can (a real provider costs this machine nothing): the recipient is read with
- * a regular expression and the answer is built as a string.
+ * a regular expression and the answer is built as a string. It also lists the benchmark's
+ * template catalogue (`GET /{businessAccountId}/message_templates`).
  */
 async function startProvider() {
   const arrivals = new Map<string, number>();
+  /** Sends per second of the provider's clock, to show the pacing. */
+  const perSecond = new Map<number, number>();
   let count = 0;
   const server = createServer((req, res) => {
+    if (req.method === 'GET' && req.url?.startsWith(`/${BUSINESS_ACCOUNT_ID}/message_templates`)) {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(CATALOGUE));
+      return;
+    }
     let body = '';
     req.setEncoding('utf8');
     req.on('data', (c: string) => (body += c));
     req.on('end', () => {
       const to = /"to":"(\d+)"/.exec(body)?.[1] ?? '';
       arrivals.set(to, performance.now());
+      const second = Math.floor(Date.now() / 1000);
+      perSecond.set(second, (perSecond.get(second) ?? 0) + 1);
       count += 1;
       const answer = `{"messaging_product":"whatsapp","contacts":[{"input":"${to}","wa_id":"${to}"}],"messages":[{"id":"wamid.bench${count}"}]}`;
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(answer) });
@@ -64,7 +88,13 @@ async function startProvider() {
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, arrivals, count: () => count, close: () => server.close() };
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    arrivals,
+    count: () => count,
+    busiestSecond: () => Math.max(0, ...perSecond.values()),
+    close: () => server.close(),
+  };
 }
 
 async function startService(providerUrl: string): Promise<{ child: ChildProcess; url: string }> {
@@ -219,12 +249,22 @@ async function main() {
   try {
     const chat = await api(service.url, 'POST', '/live-chats', {
       name: 'Bench',
-      channel: { type: 'whatsapp', phoneNumberId: '106540352242922', accessToken: 'bench-token' },
+      channel: {
+        type: 'whatsapp',
+        phoneNumberId: '106540352242922',
+        accessToken: 'bench-token',
+        sendRatePerSecond: SEND_RATE,
+        ...(TEMPLATES ? { businessAccountId: BUSINESS_ACCOUNT_ID } : {}),
+      },
     });
     await api(service.url, 'PUT', `/live-chats/${chat.id}/operators/op-bench`);
+    if (TEMPLATES) console.log(`template catalogue: ${JSON.stringify(await api(service.url, 'POST', `/live-chats/${chat.id}/templates/sync`))}`);
 
     console.log(`warming up for ${WARMUP_SECONDS} s…`);
     await drive(service.url, chat.id, WARMUP_SECONDS, '1');
+    // What the warm-up queued beyond the live chat's rate goes out first, so that the run starts with an empty outbox.
+    const warmupBacklog = await outboxDepth();
+    for (let i = 0; i < (5 + warmupBacklog / SEND_RATE) * 2 && (await outboxDepth()) > 0; i++) await new Promise((r) => setTimeout(r, 500));
 
     console.log(`POST /sessions with ${CONNECTIONS} connections for ${SECONDS} s…`);
     const created = new Map<string, number>();
@@ -235,8 +275,10 @@ async function main() {
     const { result, statuses } = await drive(service.url, chat.id, SECONDS, '2', created);
     const cpuAfter = cpuSeconds(service.child.pid!);
     const elapsed = (performance.now() - started) / 1000;
-    // Let delivery finish what was accepted, then read its rate and lag.
-    for (let i = 0; i < 20 && (await outboxDepth()) > 0; i++) await new Promise((r) => setTimeout(r, 500));
+    // Let delivery finish what was accepted (at the live chat's rate), then read its rate and lag.
+    const backlog = await outboxDepth();
+    const drainSeconds = 10 + backlog / SEND_RATE;
+    for (let i = 0; i < drainSeconds * 2 && (await outboxDepth()) > 0; i++) await new Promise((r) => setTimeout(r, 500));
     const depthAfter = await outboxDepth();
     const delivered = provider.count() - sentBefore;
     const commitsDuring = (await commits()) - commitsBefore;
@@ -255,6 +297,7 @@ async function main() {
     const rows: [string, string][] = [
       ['machine', `${cpus().length} × ${cpus()[0]?.model.trim()}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`],
       ['connections / duration', `${CONNECTIONS} / ${SECONDS} s`],
+      ['live chat', `sendRatePerSecond ${SEND_RATE}, template catalogue ${TEMPLATES ? 'synced' : 'none'}`],
       ['requests (201 / all)', `${ok} / ${total}${ok === total ? '' : `  statuses ${JSON.stringify(statuses)}, errors ${result.errors}, timeouts ${result.timeouts}`}`],
       ['POST /sessions', `${rate.toFixed(0)} sessions/s`],
       ['latency p50 / p99', `${result.latency.p50} ms / ${result.latency.p99} ms`],
@@ -262,6 +305,7 @@ async function main() {
       ['ratio', (rate / tps).toFixed(2)],
       ['pgbench, as one statement', `${oneStatementTps.toFixed(0)} tps (ratio to it ${(rate / oneStatementTps).toFixed(2)})`],
       ['dispatcher', `${delivered} delivered, ${(delivered / ((deliveryEnd - started) / 1000)).toFixed(0)} messages/s; outbox depth after: ${depthAfter}`],
+      ['pacing', `${backlog} queued when the load stopped; busiest provider second ${provider.busiestSecond()} sends (rate ${SEND_RATE})`],
       [
         'CPU per session (µs)',
         cpuBefore && cpuAfter && ok > 0

@@ -32,6 +32,10 @@ import { contactRoutes } from './contacts/routes.js';
 import { sessionRoutes } from './sessions/routes.js';
 import { messageRoutes } from './sessions/message-routes.js';
 import { webhookRoutes } from './webhooks/routes.js';
+import { templateRoutes } from './templates/routes.js';
+import { SYNC_CHECK_INTERVAL_MS, TemplateSyncScheduler } from './templates/sync-scheduler.js';
+import { consentRoutes } from './consent/routes.js';
+import { InboundConsent } from './consent/inbound.js';
 import { type ChannelRegistry, createChannelRegistry } from './channels/registry.js';
 import { createDispatcher } from './delivery/create-dispatcher.js';
 import type { Dispatcher } from './delivery/dispatcher.js';
@@ -127,8 +131,11 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
     ? createEventDeliveryWorker({ config: config.events, database, watch: eventWatch, secrets: services.secrets, clock, logger: app.log, observer: metrics, resolveHost: options.resolveHost })
     : null;
   const eventRetention = new EventRetention(database.db, clock, config.events.retentionDays, app.log);
+  // Each replica looks for template catalogues due for their periodic sync (each one syncs once).
+  const templateSync = new TemplateSyncScheduler(services.templates, app.log, Math.min(SYNC_CHECK_INTERVAL_MS, config.templateSyncIntervalMinutes * 60_000));
   app.addHook('onReady', async () => {
     dispatcher?.start();
+    templateSync.start();
     eventWatch.start();
     eventWorker?.start();
     eventRetention.start();
@@ -143,7 +150,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   });
   app.addHook('onClose', async () => {
     outboxSignal?.close();
-    await Promise.all([dispatcher?.stop(), eventWorker?.stop(), eventRetention.stop(), batchWorker?.stop()]);
+    await Promise.all([templateSync.stop(), dispatcher?.stop(), eventWorker?.stop(), eventRetention.stop(), batchWorker?.stop()]);
     await channels.close();
   });
   for (const schema of [Problem, LiveChatSchema, ContactSchema, SessionSchema, MessageSchema, EventSchema, SubscriptionSchema, BatchSchema]) app.addSchema(schema);
@@ -177,7 +184,10 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   await app.register(contactRoutes, { contacts: services.contacts });
   await app.register(sessionRoutes, services);
   await app.register(messageRoutes, services);
-  await app.register(webhookRoutes, { db: database.db, liveChats: services.liveChats, clock, events: services.events });
+  await app.register(templateRoutes, { templates: services.templates });
+  await app.register(consentRoutes, { consent: services.consent });
+  const hooks = { consent: new InboundConsent(config.consentKeywords), templates: services.templates };
+  await app.register(webhookRoutes, { db: database.db, liveChats: services.liveChats, clock, events: services.events, hooks });
   await app.register(batchRoutes, { batches: services.batches });
   await app.register(eventRoutes, { events: services.events });
   await app.register(eventSubscriptionRoutes, { subscriptions: services.eventSubscriptions });

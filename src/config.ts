@@ -46,6 +46,9 @@ const EnvSchema = Type.Object({
   EVENT_SUBSCRIPTION_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 100, default: 8 }),
   EVENT_WEBHOOK_ALLOW_HTTP: Type.Union([BooleanString], { default: 'false' }),
   EVENT_WEBHOOK_ALLOW_PRIVATE: Type.Union([BooleanString], { default: 'false' }),
+  OPT_OUT_KEYWORDS: Type.String({ default: 'STOP,STOPP,UNSUBSCRIBE,ARRET,BAJA,CANCELAR,ОТПИСАТЬСЯ' }),
+  OPT_IN_KEYWORDS: Type.String({ default: 'START,UNSTOP' }),
+  TEMPLATE_SYNC_INTERVAL_MINUTES: Type.Integer({ minimum: 1, maximum: 1440, default: 15 }),
 });
 
 type Env = Static<typeof EnvSchema>;
@@ -89,6 +92,9 @@ export interface Config {
   /** Recipients a batch worker claims at once, and how long its claim holds. */
   batch: { chunk: number; leaseMs: number };
   delivery: { maxAttempts: number; retryBaseMs: number; retryMaxMs: number; providerTimeoutMs: number };
+  /** Whole inbound texts that opt a person out of a live chat, or back in (compared trimmed, in any case). */
+  consentKeywords: { optOut: string[]; optIn: string[] };
+  templateSyncIntervalMinutes: number;
   events: EventsConfig;
 }
 
@@ -143,7 +149,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const trustProxy = parseTrustProxy(parsed.TRUST_PROXY);
   if (trustProxy instanceof Error) throw new ConfigError(`Invalid configuration: TRUST_PROXY ${trustProxy.message}`);
+  // A comma-separated list, each item trimmed, blanks dropped.
   const list = (value: string | undefined) => (value ?? '').split(',').map((v) => v.trim()).filter((v) => v.length > 0);
+  const consentKeywords = { optOut: list(parsed.OPT_OUT_KEYWORDS), optIn: list(parsed.OPT_IN_KEYWORDS) };
+  const both = consentKeywords.optOut.filter((k) => consentKeywords.optIn.some((i) => i.toUpperCase() === k.toUpperCase()));
+  if (both.length > 0) {
+    throw new ConfigError(`Invalid configuration: OPT_OUT_KEYWORDS and OPT_IN_KEYWORDS both list ${both.join(', ')}`);
+  }
   return {
     nodeEnv: parsed.NODE_ENV,
     port: parsed.PORT,
@@ -185,6 +197,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       allowHttp: parsed.EVENT_WEBHOOK_ALLOW_HTTP === 'true',
       allowPrivate: parsed.EVENT_WEBHOOK_ALLOW_PRIVATE === 'true',
     },
+    consentKeywords,
+    templateSyncIntervalMinutes: parsed.TEMPLATE_SYNC_INTERVAL_MINUTES,
   };
 }
 

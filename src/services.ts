@@ -20,6 +20,8 @@ import { EventLog } from './events/event-log.js';
 import { EventLogWatch } from './events/log-watch.js';
 import { EventSubscriptionService } from './events/subscription-service.js';
 import type { Resolve } from './events/webhook-address.js';
+import { ConsentService } from './consent/service.js';
+import { TemplateService } from './templates/service.js';
 
 /** The application's services, built once per app from its dependencies. */
 export interface AppServices {
@@ -35,6 +37,8 @@ export interface AppServices {
   batches: BatchService;
   /** Seals channel and subscription secrets with SECRETS_KEY. */
   secrets: SecretBox;
+  templates: TemplateService;
+  consent: ConsentService;
 }
 
 export function createServices(deps: {
@@ -55,7 +59,12 @@ export function createServices(deps: {
   const secrets = new SecretBox(deps.config.secretsKeys);
   const liveChats = new LiveChatService(db, secrets);
   const contacts = new ContactService(db);
-  const pipeline = new Pipeline(new FactLoader(db, liveChats));
+  const templates = new TemplateService(db, liveChats, {
+    whatsappApiBaseUrl: deps.config.whatsappApiBaseUrl,
+    timeoutMs: deps.config.delivery.providerTimeoutMs,
+    syncIntervalMs: deps.config.templateSyncIntervalMinutes * 60_000,
+  });
+  const pipeline = new Pipeline(new FactLoader(db, liveChats, templates));
   const telegramApi = new TelegramClient({ baseUrl: deps.config.telegramApiBaseUrl, timeoutMs: deps.config.delivery.providerTimeoutMs });
   const telegramWebhooks = new TelegramWebhookRegistration(liveChats, telegramApi, deps.config.publicBaseUrl);
   // Initiations are written in groups, one statement at a time until 16 wait, then by up to a
@@ -77,5 +86,7 @@ export function createServices(deps: {
     events: eventLog,
     eventSubscriptions,
     secrets,
+    templates,
+    consent: new ConsentService(db, liveChats),
   };
 }

@@ -33,6 +33,17 @@ describe('loadConfig', () => {
     expect(config.secretsKeyIsDevelopment).toBe(true);
   });
 
+  it('reads the consent keywords and the template sync interval, with their defaults', () => {
+    expect(loadConfig({})).toMatchObject({
+      consentKeywords: { optOut: ['STOP', 'STOPP', 'UNSUBSCRIBE', 'ARRET', 'BAJA', 'CANCELAR', 'ОТПИСАТЬСЯ'], optIn: ['START', 'UNSTOP'] },
+      templateSyncIntervalMinutes: 15,
+    });
+    const config = loadConfig({ OPT_OUT_KEYWORDS: ' stop , , halt ', OPT_IN_KEYWORDS: 'go', TEMPLATE_SYNC_INTERVAL_MINUTES: '60' });
+    expect(config).toMatchObject({ consentKeywords: { optOut: ['stop', 'halt'], optIn: ['go'] }, templateSyncIntervalMinutes: 60 });
+    expect(refusal({ OPT_OUT_KEYWORDS: 'STOP,END', OPT_IN_KEYWORDS: 'end' }).message).toContain('OPT_OUT_KEYWORDS and OPT_IN_KEYWORDS both list END');
+    expect(refusal({ TEMPLATE_SYNC_INTERVAL_MINUTES: '0' }).message).toContain('TEMPLATE_SYNC_INTERVAL_MINUTES');
+  });
+
   it('reads every value it is given, and strips a trailing slash from base URLs', () => {
     const config = loadConfig({
       PORT: '8080',

@@ -212,7 +212,7 @@ export interface paths {
         put?: never;
         /**
          * Initiate a session with a customer
-         * @description Checks, in order: formats (400), live chat exists (404 `live_chat_not_found`), operator assigned (403 `operator_not_assigned`), contact exists (404 `contact_not_found`), account fits the channel (422 `account_channel_mismatch`, `account_required`, `template_not_supported`, `subject_not_supported`), Telegram prior contact (422 `telegram_no_prior_contact`), WhatsApp 24-hour window for free text (422 `whatsapp_template_required`), no open session with the same person (409 `session_already_open`). A refusal changes nothing.
+         * @description Checks, in order: formats (400), live chat exists (404 `live_chat_not_found`), operator assigned (403 `operator_not_assigned`), contact exists (404 `contact_not_found`), account fits the channel (422 `account_channel_mismatch`, `account_required`, `template_not_supported`, `subject_not_supported`), the template fits the synced catalogue (422 `template_not_found`, `template_not_approved`, `template_parameters_mismatch`), the person has not opted out (422 `contact_opted_out`), Telegram prior contact (422 `telegram_no_prior_contact`), WhatsApp 24-hour window for free text (422 `whatsapp_template_required`), no open session with the same person (409 `session_already_open`). A refusal changes nothing.
          */
         post: operations["createSession"];
         delete?: never;
@@ -302,6 +302,81 @@ export interface paths {
         /** Queue a message on an open session */
         post: operations["sendMessage"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/live-chats/{id}/templates/sync": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Read the WhatsApp template catalogue again
+         * @description Reads every page of the business account’s `message_templates` (following `paging.next` only under WHATSAPP_API_BASE_URL) and replaces the live chat’s catalogue with it in one go. On failure the catalogue stays as it was.
+         */
+        post: operations["syncTemplates"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/live-chats/{id}/templates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List the live chat’s WhatsApp templates, by name and language */
+        get: operations["listTemplates"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/live-chats/{id}/opt-outs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List the people who opted out of the live chat, newest first */
+        get: operations["listOptOuts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/live-chats/{id}/opt-outs/{account}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Opt a person out of the live chat
+         * @description Nothing is initiated or sent to them on this live chat any more; their queued messages fail with `contact_opted_out`. Idempotent.
+         */
+        put: operations["optOut"];
+        post?: never;
+        /** Opt a person back in to the live chat */
+        delete: operations["optIn"];
         options?: never;
         head?: never;
         patch?: never;
@@ -594,14 +669,17 @@ export interface components {
                 /** @enum {string} */
                 type: "whatsapp";
                 phoneNumberId: string;
+                businessAccountId: string | null;
                 appSecretSet: boolean;
                 verifyTokenSet: boolean;
+                sendRatePerSecond: number;
             } | {
                 /** @enum {string} */
                 type: "telegram";
                 /** @description The public numeric part of the bot token. */
                 botId: string;
                 webhookSecretSet: boolean;
+                sendRatePerSecond: number;
             } | {
                 /** @enum {string} */
                 type: "email";
@@ -616,9 +694,12 @@ export interface components {
                 };
                 /** @description Whether POST /webhooks/email/{id} takes mail in (with `Authorization: Bearer <inboundSecret>`). */
                 inboundSecretSet: boolean;
+                sendRatePerSecond: number;
             };
             /** @description False when none of the keys in SECRETS_KEY opens the stored channel secrets: the live chat lists and reads, but sending and webhooks fail until the key is configured again or the secrets are given anew (PATCH). */
             secretsReadable: boolean;
+            /** @description Outbound messages waiting for delivery (in flight included); on GET /live-chats/{id} only. */
+            queuedMessages?: number;
             /**
              * Format: date-time
              * @description RFC 3339, UTC.
@@ -690,6 +771,23 @@ export interface components {
                 name: string;
                 language: string;
                 parameters?: string[];
+                /** @description The header’s parameter: `{ type: "text", text }` or `{ type: "image"|"video"|"document", link, filename? }`. */
+                header?: {
+                    type: "text" | "image" | "video" | "document";
+                    /** @description The `{{1}}` of a text header (type `text` only). */
+                    text?: string;
+                    /** @description The media’s https URL (image, video, document). */
+                    link?: string;
+                    /** @description The file name the person sees (document only). */
+                    filename?: string;
+                };
+                buttons?: {
+                    /** @description The button’s position in the template, from 0. */
+                    index: number;
+                    subType: "url" | "quick_reply" | "copy_code";
+                    /** @description The URL’s `{{1}}`, the quick reply’s payload or the coupon code. */
+                    parameter: string;
+                }[];
             } | null;
             /** @description The file of an image, video, audio, document or sticker; null for other kinds. */
             media: {
@@ -1220,6 +1318,10 @@ export interface operations {
                         appSecret?: string;
                         /** @description Token echoed in the webhook verification handshake. Write-only. */
                         verifyToken?: string;
+                        /** @description The WhatsApp Business Account id; with it the service keeps the template catalogue. */
+                        businessAccountId?: string;
+                        /** @description Messages a second sent through this live chat at most, counted across replicas. Default: 80 (WhatsApp), 30 (Telegram), 10 (email). */
+                        sendRatePerSecond?: number;
                     } | {
                         /** @enum {string} */
                         type: "telegram";
@@ -1227,6 +1329,8 @@ export interface operations {
                         botToken: string;
                         /** @description The secret_token Telegram sends with every update (16–256 of A-Z a-z 0-9 _ -). Generated when omitted. Write-only. */
                         webhookSecret?: string;
+                        /** @description Messages a second sent through this live chat at most, counted across replicas. Default: 80 (WhatsApp), 30 (Telegram), 10 (email). */
+                        sendRatePerSecond?: number;
                     } | {
                         /** @enum {string} */
                         type: "email";
@@ -1245,6 +1349,8 @@ export interface operations {
                         };
                         /** @description Bearer secret of POST /webhooks/email/{id}, the inbound mail webhook; without it no mail is taken in. Write-only. */
                         inboundSecret?: string;
+                        /** @description Messages a second sent through this live chat at most, counted across replicas. Default: 80 (WhatsApp), 30 (Telegram), 10 (email). */
+                        sendRatePerSecond?: number;
                     };
                 };
             };
@@ -1443,6 +1549,10 @@ export interface operations {
                         };
                         /** @description Bearer secret of POST /webhooks/email/{id}, the inbound mail webhook; without it no mail is taken in. Write-only. */
                         inboundSecret?: string;
+                        /** @description The WhatsApp Business Account id; with it the service keeps the template catalogue. */
+                        businessAccountId?: string;
+                        /** @description Messages a second sent through this live chat at most, counted across replicas. Default: 80 (WhatsApp), 30 (Telegram), 10 (email). */
+                        sendRatePerSecond?: number;
                     };
                 };
             };
@@ -2377,6 +2487,24 @@ export interface operations {
                             language: string;
                             /** @description Body parameters, in order. */
                             parameters?: string[];
+                            /** @description The header’s parameter: `{ type: "text", text }` or `{ type: "image"|"video"|"document", link, filename? }`. */
+                            header?: {
+                                type: "text" | "image" | "video" | "document";
+                                /** @description The `{{1}}` of a text header (type `text` only). */
+                                text?: string;
+                                /** @description The media’s https URL (image, video, document). */
+                                link?: string;
+                                /** @description The file name the person sees (document only). */
+                                filename?: string;
+                            };
+                            /** @description Parameters of the template’s buttons, each button at most once. */
+                            buttons?: {
+                                /** @description The button’s position in the template, from 0. */
+                                index: number;
+                                subType: "url" | "quick_reply" | "copy_code";
+                                /** @description The URL’s `{{1}}`, the quick reply’s payload or the coupon code. */
+                                parameter: string;
+                            }[];
                         };
                     };
                 };
@@ -2437,7 +2565,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A channel rule refused: `account_channel_mismatch`, `account_required`, `template_not_supported`, `subject_not_supported`, `telegram_no_prior_contact`, `whatsapp_template_required`. The Idempotency-Key was used with another body (`idempotency_key_reused`). */
+            /** @description A channel rule refused: `account_channel_mismatch`, `account_required`, `template_not_supported`, `subject_not_supported`, `template_not_found`, `template_not_approved`, `template_parameters_mismatch`, `contact_opted_out`, `telegram_no_prior_contact`, `whatsapp_template_required`. The Idempotency-Key was used with another body (`idempotency_key_reused`). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2782,6 +2910,24 @@ export interface operations {
                             language: string;
                             /** @description Body parameters, in order. */
                             parameters?: string[];
+                            /** @description The header’s parameter: `{ type: "text", text }` or `{ type: "image"|"video"|"document", link, filename? }`. */
+                            header?: {
+                                type: "text" | "image" | "video" | "document";
+                                /** @description The `{{1}}` of a text header (type `text` only). */
+                                text?: string;
+                                /** @description The media’s https URL (image, video, document). */
+                                link?: string;
+                                /** @description The file name the person sees (document only). */
+                                filename?: string;
+                            };
+                            /** @description Parameters of the template’s buttons, each button at most once. */
+                            buttons?: {
+                                /** @description The button’s position in the template, from 0. */
+                                index: number;
+                                subType: "url" | "quick_reply" | "copy_code";
+                                /** @description The URL’s `{{1}}`, the quick reply’s payload or the coupon code. */
+                                parameter: string;
+                            }[];
                         };
                     };
                 };
@@ -2842,7 +2988,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `telegram_no_prior_contact`, `whatsapp_template_required`, `template_not_supported` or `subject_not_supported`. The Idempotency-Key was used with another body (`idempotency_key_reused`). */
+            /** @description `telegram_no_prior_contact`, `whatsapp_template_required`, `contact_opted_out`, `template_not_supported`, `subject_not_supported` or a template check (`template_not_found`, `template_not_approved`, `template_parameters_mismatch`). The Idempotency-Key was used with another body (`idempotency_key_reused`). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3000,6 +3146,24 @@ export interface operations {
                         language: string;
                         /** @description Body parameters, in order. */
                         parameters?: string[];
+                        /** @description The header’s parameter: `{ type: "text", text }` or `{ type: "image"|"video"|"document", link, filename? }`. */
+                        header?: {
+                            type: "text" | "image" | "video" | "document";
+                            /** @description The `{{1}}` of a text header (type `text` only). */
+                            text?: string;
+                            /** @description The media’s https URL (image, video, document). */
+                            link?: string;
+                            /** @description The file name the person sees (document only). */
+                            filename?: string;
+                        };
+                        /** @description Parameters of the template’s buttons, each button at most once. */
+                        buttons?: {
+                            /** @description The button’s position in the template, from 0. */
+                            index: number;
+                            subType: "url" | "quick_reply" | "copy_code";
+                            /** @description The URL’s `{{1}}`, the quick reply’s payload or the coupon code. */
+                            parameter: string;
+                        }[];
                     };
                 };
             };
@@ -3059,7 +3223,532 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `whatsapp_template_required`, `template_not_supported` or `subject_not_supported`. The Idempotency-Key was used with another body (`idempotency_key_reused`). */
+            /** @description `whatsapp_template_required`, `contact_opted_out`, `template_not_supported`, `subject_not_supported` or a template check (`template_not_found`, `template_not_approved`, `template_parameters_mismatch`). The Idempotency-Key was used with another body (`idempotency_key_reused`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Over the per-key rate limit (`rate_limited`). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure (`internal_error`); no internals are shown. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is out of reach (`database_unavailable`); see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    syncTemplates: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description Templates in the catalogue now. */
+                        synced: number;
+                    };
+                };
+            };
+            /** @description The request is malformed (`validation_failed`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No API key, or an unknown or revoked one (`unauthorized`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope (`forbidden`), or a business rule refused. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No live chat with this id (`live_chat_not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not a WhatsApp live chat (`template_not_supported`), or it has no businessAccountId (`business_account_required`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Over the per-key rate limit (`rate_limited`). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure (`internal_error`); no internals are shown. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description WhatsApp refused or could not be reached, or paged elsewhere (`provider_error`); the catalogue is unchanged. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is out of reach (`database_unavailable`); see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listTemplates: {
+        parameters: {
+            query?: {
+                name?: string;
+                /** @description E.g. `APPROVED`. */
+                status?: string;
+                limit?: number;
+                /** @description Opaque; `nextCursor` of the previous page. */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            name: string;
+                            language: string;
+                            /** @description `APPROVED`, `PENDING`, `REJECTED`, `PAUSED`, `DISABLED`, … as WhatsApp says. */
+                            status: string;
+                            category: string | null;
+                            /** @description The number of distinct `{{n}}` in the body. */
+                            bodyParameters: number;
+                            header: {
+                                /** @description `TEXT`, `IMAGE`, `VIDEO`, `DOCUMENT` or `LOCATION`. */
+                                format: string;
+                            } | null;
+                            buttons: {
+                                index: number;
+                                /** @description `URL`, `QUICK_REPLY`, `COPY_CODE`, `PHONE_NUMBER`, … */
+                                type: string;
+                            }[];
+                        }[];
+                        nextCursor: string | null;
+                    };
+                };
+            };
+            /** @description The request is malformed (`validation_failed`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No API key, or an unknown or revoked one (`unauthorized`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope (`forbidden`), or a business rule refused. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No live chat with this id (`live_chat_not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Over the per-key rate limit (`rate_limited`). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure (`internal_error`); no internals are shown. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is out of reach (`database_unavailable`); see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listOptOuts: {
+        parameters: {
+            query?: {
+                /** @description Only this account (any form of it). */
+                account?: string;
+                limit?: number;
+                /** @description Opaque; `nextCursor` of the previous page. */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            account: string;
+                            /** @description `api`: through this API; `keyword`: the person wrote STOP or the like; `provider`: they blocked the bot. */
+                            source: "api" | "keyword" | "provider";
+                            reason: string | null;
+                            /**
+                             * Format: date-time
+                             * @description RFC 3339, UTC.
+                             */
+                            createdAt: string;
+                        }[];
+                        nextCursor: string | null;
+                    };
+                };
+            };
+            /** @description The request is malformed (`validation_failed`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No API key, or an unknown or revoked one (`unauthorized`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope (`forbidden`), or a business rule refused. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No live chat with this id (`live_chat_not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The account cannot reach anyone on this live chat’s channel (`account_channel_mismatch`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Over the per-key rate limit (`rate_limited`). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure (`internal_error`); no internals are shown. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is out of reach (`database_unavailable`); see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    optOut: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                /** @description The normalised account, URL-encoded: `%2B4915123456789`, `%40ann_b`, `tg%3A123456789`. */
+                account: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    reason?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Opted out. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The request is malformed (`validation_failed`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No API key, or an unknown or revoked one (`unauthorized`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope (`forbidden`), or a business rule refused. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No live chat with this id (`live_chat_not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The account cannot reach anyone on this live chat’s channel (`account_channel_mismatch`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Over the per-key rate limit (`rate_limited`). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure (`internal_error`); no internals are shown. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is out of reach (`database_unavailable`); see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    optIn: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                /** @description The normalised account, URL-encoded: `%2B4915123456789`, `%40ann_b`, `tg%3A123456789`. */
+                account: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Opted in (or was not opted out). */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The request is malformed (`validation_failed`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No API key, or an unknown or revoked one (`unauthorized`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope (`forbidden`), or a business rule refused. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No live chat with this id (`live_chat_not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The account cannot reach anyone on this live chat’s channel (`account_channel_mismatch`). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3109,7 +3798,7 @@ export interface operations {
             };
             cookie?: never;
         };
-        /** @description A Telegram Update. Only `message` in a private chat is used; other update types are acknowledged and ignored. */
+        /** @description A Telegram Update. `message` in a private chat and `my_chat_member` (the person blocked or unblocked the bot) are used; other update types are acknowledged and ignored. */
         requestBody: {
             content: {
                 "application/json": {
@@ -3182,6 +3871,24 @@ export interface operations {
                             phone_number: string;
                             first_name?: string;
                             user_id?: number;
+                        };
+                    };
+                    my_chat_member?: {
+                        chat: {
+                            id: number;
+                            type: string;
+                        };
+                        from: {
+                            id: number;
+                            is_bot?: boolean;
+                            first_name?: string;
+                            last_name?: string;
+                            username?: string;
+                        };
+                        date?: number;
+                        new_chat_member: {
+                            /** @description `kicked`: the person blocked the bot; `member`: they unblocked it. */
+                            status?: string;
                         };
                     };
                 };
@@ -3628,6 +4335,24 @@ export interface operations {
                             language: string;
                             /** @description Body parameters, in order. */
                             parameters?: string[];
+                            /** @description The header’s parameter: `{ type: "text", text }` or `{ type: "image"|"video"|"document", link, filename? }`. */
+                            header?: {
+                                type: "text" | "image" | "video" | "document";
+                                /** @description The `{{1}}` of a text header (type `text` only). */
+                                text?: string;
+                                /** @description The media’s https URL (image, video, document). */
+                                link?: string;
+                                /** @description The file name the person sees (document only). */
+                                filename?: string;
+                            };
+                            /** @description Parameters of the template’s buttons, each button at most once. */
+                            buttons?: {
+                                /** @description The button’s position in the template, from 0. */
+                                index: number;
+                                subType: "url" | "quick_reply" | "copy_code";
+                                /** @description The URL’s `{{1}}`, the quick reply’s payload or the coupon code. */
+                                parameter: string;
+                            }[];
                         };
                     };
                     recipients: {

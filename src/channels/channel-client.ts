@@ -44,6 +44,8 @@ export interface PermanentFailure {
   code: string;
   /** The provider's own description. */
   message: string;
+  /** The person blocked the sender (Telegram: "bot was blocked by the user"): they opted out. */
+  recipientBlocked?: true | undefined;
 }
 
 export type SendFailure = TransientFailure | PermanentFailure;

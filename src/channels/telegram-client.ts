@@ -83,5 +83,6 @@ export function classifyTelegramError(response: Pick<JsonResponse, 'status' | 'b
     return transient(code, message, typeof retryAfter === 'number' && retryAfter >= 0 ? retryAfter * 1000 : undefined);
   }
   if (status >= 500 || status < 400) return transient(code, message);
+  if (status === 403 && /blocked by the user/i.test(message)) return { ...permanent(code, message), recipientBlocked: true };
   return permanent(code, message);
 }

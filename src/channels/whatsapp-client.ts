@@ -1,3 +1,4 @@
+import type { MessageTemplate } from '../domain/message.js';
 import type { LiveChat } from '../live-chats/model.js';
 import {
   type ChannelClient,
@@ -20,7 +21,9 @@ export interface WhatsAppClientOptions {
 // Graph error codes worth retrying: unknown/temporary errors, rate and throughput limits.
 const TRANSIENT_CODES = new Set([1, 2, 4, 80007, 130429, 131000, 131016, 131056]);
 // Codes that stay permanent even when Graph pairs them with a 5xx.
-const PERMANENT_CODES = new Set([100, 190, 131026, 131030, 131047, 131051, 132000, 132001]);
+// 132000: parameter count mismatch, 132001: no such template in that language, 132015/132016:
+// template paused/disabled.
+const PERMANENT_CODES = new Set([100, 190, 131026, 131030, 131047, 131051, 132000, 132001, 132015, 132016]);
 // "Too many messages to one person (about one per 6 s)": back off longer for that person.
 const PAIR_RATE_LIMIT_CODE = 131056;
 const PAIR_RATE_LIMIT_WAIT_MS = 6_000;
@@ -56,19 +59,37 @@ export class WhatsAppClient implements ChannelClient {
 export function whatsAppBody(to: string, message: OutboundMessage): Record<string, unknown> {
   const { template, text } = message.content;
   if (template) {
-    const parameters = template.parameters ?? [];
+    const components = templateComponents(template);
     return {
       messaging_product: 'whatsapp',
       to,
       type: 'template',
-      template: {
-        name: template.name,
-        language: { code: template.language },
-        ...(parameters.length > 0 ? { components: [{ type: 'body', parameters: parameters.map((p) => ({ type: 'text', text: p })) }] } : {}),
-      },
+      template: { name: template.name, language: { code: template.language }, ...(components.length > 0 ? { components } : {}) },
     };
   }
   return { messaging_product: 'whatsapp', recipient_type: 'individual', to, type: 'text', text: { preview_url: false, body: text } };
+}
+
+/** A template's parameters as the Cloud API's components: header, body, then each button. */
+export function templateComponents(template: MessageTemplate): Record<string, unknown>[] {
+  const components: Record<string, unknown>[] = [];
+  const { header, parameters = [], buttons = [] } = template;
+  if (header?.type === 'text') components.push({ type: 'header', parameters: [{ type: 'text', text: header.text }] });
+  else if (header) {
+    const media = { link: header.link, ...(header.type === 'document' && header.filename !== undefined ? { filename: header.filename } : {}) };
+    components.push({ type: 'header', parameters: [{ type: header.type, [header.type]: media }] });
+  }
+  if (parameters.length > 0) components.push({ type: 'body', parameters: parameters.map((p) => ({ type: 'text', text: p })) });
+  for (const button of buttons) {
+    const parameter =
+      button.subType === 'url'
+        ? { type: 'text', text: button.parameter }
+        : button.subType === 'quick_reply'
+          ? { type: 'payload', payload: button.parameter }
+          : { type: 'coupon_code', coupon_code: button.parameter };
+    components.push({ type: 'button', sub_type: button.subType, index: String(button.index), parameters: [parameter] });
+  }
+  return components;
 }
 
 /** Branches on Graph's `error.code` (not on the HTTP status, which is 400 for most errors). */

@@ -6,6 +6,11 @@ import type { Database } from './types.js';
 /** Runs a compiled query and returns its rows. */
 export type QueryRunner = <R>(query: CompiledQuery<R>) => Promise<R[]>;
 
+/** A runner that simply executes through Kysely (no prepared statements). */
+export function runWith(db: Kysely<Database>): QueryRunner {
+  return async (query) => (await db.executeQuery(query)).rows;
+}
+
 /**
  * Runs hot queries as named prepared statements on Postgres, so that each pooled connection
  * parses and plans them once (for the initiation statement, measured with pgbench: about 1.7×
@@ -14,7 +19,7 @@ export type QueryRunner = <R>(query: CompiledQuery<R>) => Promise<R[]>;
  */
 export function createQueryRunner(database: { db: Kysely<Database>; pool: pg.Pool | null }): QueryRunner {
   const { pool, db } = database;
-  if (!pool) return async (query) => (await db.executeQuery(query)).rows;
+  if (!pool) return runWith(db);
   const names = new Map<string, string>();
   return async <R>(query: CompiledQuery<R>) => {
     let name = names.get(query.sql);

@@ -3,11 +3,11 @@ import type { ChannelType } from '../domain/channel.js';
 import type { MessageDirection, MessageError, MessageKind, MessageMedia, MessageStatus, MessageTemplate } from '../domain/message.js';
 import type { SessionOrigin, SessionStatus } from '../domain/session.js';
 import type { EventDeliveryStatus, SubscriptionStatus } from '../domain/event.js';
+import type { LiveChatPacingTable, OptOutsTable, WhatsAppTemplateCataloguesTable, WhatsAppTemplatesTable } from './provider-rule-tables.js';
 
-type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
+export type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
 type UpdatedAt = ColumnType<Date, Date | string | undefined, Date | string>;
-type Timestamp = ColumnType<Date, Date | string, Date | string>;
-
+export type Timestamp = ColumnType<Date, Date | string, Date | string>;
 
 export interface ApiKeysTable {
   id: Generated<string>;
@@ -209,6 +209,10 @@ export interface Database {
   events: EventsTable;
   event_subscriptions: EventSubscriptionsTable;
   event_deliveries: EventDeliveriesTable;
+  live_chat_pacing: LiveChatPacingTable;
+  opt_outs: OptOutsTable;
+  whatsapp_template_catalogues: WhatsAppTemplateCataloguesTable;
+  whatsapp_templates: WhatsAppTemplatesTable;
 }
 
 export type ApiKeyRow = Selectable<ApiKeysTable>;
@@ -221,3 +225,5 @@ export type MessageRow = Selectable<MessagesTable>;
 export type ChannelContactRow = Selectable<ChannelContactsTable>;
 export type EventSubscriptionRow = Selectable<EventSubscriptionsTable>;
 export type EventDeliveryRow = Selectable<EventDeliveriesTable>;
+export type OptOutRow = Selectable<OptOutsTable>;
+export type WhatsAppTemplateRow = Selectable<WhatsAppTemplatesTable>;

@@ -1,13 +1,16 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { ChannelRegistry } from '../channels/registry.js';
 import type { DatabaseHandle } from '../db/connection.js';
+import { createQueryRunner } from '../db/prepared.js';
 import type { LiveChat } from '../live-chats/model.js';
-import { HandoverQueue } from './handover-queue.js';
-import { LoopSleep } from './loop-sleep.js';
+import { HandoverQueue, LEASE_MARGIN_MS } from './handover-queue.js';
+import { LoopSleep, settleWithin } from './loop-sleep.js';
 import { NotificationListener } from './notification-listener.js';
-import { attemptDelivery } from './attempt.js';
-import { type DeliveryObserver, OutcomeRecorder } from './outcome-recorder.js';
-import { type ClaimedMessage, claimDueMessages, releaseClaims } from './outbox-repository.js';
+import { type AttemptContext, attemptContext, attemptDelivery } from './attempt.js';
+import type { DeliveryObserver } from './outcome-recorder.js';
+import { type ClaimedMessage, giveBackClaims } from './outbox-repository.js';
+import { OutboxClaimer } from './outbox-claimer.js';
+import { Pacer, TELEGRAM_CHAT_INTERVAL_MS } from './pacing.js';
 import type { RetryPolicy } from './retry-policy.js';
 
 export type { DeliveryObserver, DeliveryOutcome } from './outcome-recorder.js';
@@ -42,11 +45,12 @@ const HANDOVER_BACKLOG_FACTOR = 4;
 const SLOT_WAKE_INTERVAL_MS = 20;
 
 /**
- * Delivers the outbox. Claims due messages under a lease, calls the provider outside any
- * transaction, then has the outcome written guarded by the claim (OutcomeRecorder). Every
- * replica runs one; they share the work through SKIP LOCKED. Woken by `wake()` (messages queued
- * in this process), by NOTIFY on Postgres, and by a short poll. Messages handed over already
- * claimed (see OutboxQueue) wait in a HandoverQueue for a free slot.
+ * Delivers the outbox. Claims due messages under a lease, each with its send slot (Pacer),
+ * waits for the slot, calls the provider outside any transaction, then has the outcome written
+ * guarded by the claim (OutcomeRecorder). Every replica runs one; they share the work through
+ * SKIP LOCKED and each live chat's rate through its pacing row. Woken by `wake()` (messages
+ * queued in this process), by NOTIFY on Postgres, and by a short poll. Messages handed over
+ * already claimed (see OutboxQueue) wait in a HandoverQueue for a free slot.
  */
 export class Dispatcher {
   readonly #db: DispatcherOptions['database']['db'];
@@ -56,16 +60,18 @@ export class Dispatcher {
   readonly #pollIntervalMs: number;
   readonly #inFlight = new Set<Promise<void>>();
   readonly #handedOver: HandoverQueue;
-  readonly #outcomes: OutcomeRecorder;
+  readonly #attempt: AttemptContext;
   readonly #shutdown = new AbortController();
+  /** Fires when stopping starts: messages still waiting for their send slot go back to the outbox. */
+  readonly #stopping = new AbortController();
+  readonly #pacer: Pacer;
+  readonly #claimer: OutboxClaimer;
   #slotWake: NodeJS.Timeout | null = null;
   #state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
   #loop: Promise<void> | null = null;
   #listener: NotificationListener | null = null;
   readonly #sleep = new LoopSleep();
   #nextRetryAt = Number.POSITIVE_INFINITY;
-  /** When claims last looked for leases that ran out (they do so once per poll interval). */
-  #expiredLeasesCheckedAt = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly options: DispatcherOptions) {
     this.#db = options.database.db;
@@ -74,14 +80,10 @@ export class Dispatcher {
     this.#leaseMs = options.leaseMs ?? options.providerTimeoutMs * 3 + 5_000;
     this.#pollIntervalMs = options.pollIntervalMs ?? (options.database.kind === 'pglite' ? 250 : 1_000);
     this.#handedOver = new HandoverQueue(options.providerTimeoutMs);
-    this.#outcomes = new OutcomeRecorder({
-      db: this.#db,
-      policy: options.policy,
-      random: options.random,
-      observer: options.observer,
-      log: this.#log,
-      shutdown: this.#shutdown.signal,
-    });
+    const run = createQueryRunner({ db: this.#db, pool: options.database.pool }); // claims and reservations: prepared once
+    this.#pacer = new Pacer(this.#db, run, this.#log, options.providerTimeoutMs + LEASE_MARGIN_MS);
+    this.#claimer = new OutboxClaimer(this.#db, run, this.#pacer, { leaseMs: this.#leaseMs, pollIntervalMs: this.#pollIntervalMs });
+    this.#attempt = attemptContext({ ...options, db: this.#db, log: this.#log, shutdown: this.#shutdown.signal });
   }
 
   /** Starts claiming in the background (and LISTENing on Postgres). Starting twice does nothing. */
@@ -101,10 +103,11 @@ export class Dispatcher {
    * The lease to queue a new message with, already claimed for this dispatcher, or null when
    * it should be queued for any dispatcher (this one is not running or has enough to do).
    * A message queued with it must then be given to handOver. Only for a message nothing can
-   * precede: the first of a new session.
+   * precede: the first of a new session; and not while its live chat's messages wait for
+   * send slots in the outbox (it would jump their queue).
    */
-  leaseForNewMessage(): number | null {
-    if (this.#state !== 'running') return null;
+  leaseForNewMessage(liveChatId: string): number | null {
+    if (this.#state !== 'running' || !this.#pacer.acceptsHandover(liveChatId)) return null;
     return this.#inFlight.size + this.#handedOver.length < this.#concurrency * HANDOVER_BACKLOG_FACTOR ? this.#leaseMs : null;
   }
 
@@ -124,6 +127,19 @@ export class Dispatcher {
   }
 
   /**
+   * Messages of these live chats were queued for any dispatcher: looks at the outbox now, or,
+   * when their send slots are all taken for a while, once they free up.
+   */
+  wakeFor(liveChatIds: Iterable<string>): void {
+    let opensAt = Number.POSITIVE_INFINITY;
+    for (const id of liveChatIds) opensAt = Math.min(opensAt, this.#pacer.claimOpensAt(id));
+    if (opensAt >= this.#nextRetryAt) return;
+    // Earlier than the loop meant to look: it looks now, and plans its sleep again.
+    if (opensAt > 0) this.#nextRetryAt = opensAt;
+    this.wake();
+  }
+
+  /**
    * Stops claiming, then lets deliveries in flight finish for up to `graceMs` (default: the
    * provider timeout plus a second, which is enough for all of them). Past that they are
    * cancelled and their messages given back to the outbox at once. Resolves when nothing is
@@ -134,6 +150,8 @@ export class Dispatcher {
     if (this.#state === 'stopped') return;
     if (this.#state === 'running') {
       this.#state = 'stopping';
+      this.#stopping.abort();
+      this.#pacer.stop();
       this.wake();
     }
     await this.#listener?.stop();
@@ -142,11 +160,7 @@ export class Dispatcher {
     this.#slotWake = null;
     // Handed over but not started: back to the outbox, for another replica or the next start.
     await this.#giveBack(this.#handedOver.takeAll());
-    const graceMs = options.graceMs ?? this.options.providerTimeoutMs + 1_000;
-    const settled = Promise.allSettled([...this.#inFlight]);
-    let timer: NodeJS.Timeout | undefined;
-    const finished = await Promise.race([settled.then(() => true), new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), graceMs)))]);
-    clearTimeout(timer);
+    const finished = await settleWithin([...this.#inFlight], options.graceMs ?? this.options.providerTimeoutMs + 1_000);
     if (!finished) {
       this.#log.warn({ inFlight: this.#inFlight.size }, 'cancelling deliveries still in flight');
       this.#shutdown.abort();
@@ -165,9 +179,10 @@ export class Dispatcher {
       let claimed: ClaimedMessage[] = [];
       if (capacity > 0) {
         try {
-          const expiredLeases = Date.now() - this.#expiredLeasesCheckedAt >= this.#pollIntervalMs;
-          claimed = await claimDueMessages(this.#db, { limit: capacity, leaseMs: this.#leaseMs, expiredLeases });
-          if (expiredLeases) this.#expiredLeasesCheckedAt = Date.now();
+          const claim = await this.#claimer.claim(capacity);
+          claimed = claim.messages;
+          // Messages left for their live chat's slots: looked at again once those free up.
+          this.#nextRetryAt = Math.min(this.#nextRetryAt, claim.opensAt);
           claimFailures = 0;
         } catch (error) {
           if (this.#state !== 'running') break;
@@ -208,9 +223,8 @@ export class Dispatcher {
   }
 
   /**
-   * A wake for a slot that came free, at most one per SLOT_WAKE_INTERVAL_MS: under load
-   * deliveries end hundreds of times a second, and a claim after each would mostly find
-   * nothing (new sessions' messages are handed over, not claimed).
+   * A wake for a slot that came free, at most one per SLOT_WAKE_INTERVAL_MS: under load a claim
+   * after each delivery would mostly find nothing (new sessions' messages are handed over).
    */
   #wakeSoon(): void {
     if (this.#slotWake || this.#state !== 'running') return;
@@ -221,24 +235,13 @@ export class Dispatcher {
   }
 
   async #deliver(message: ClaimedMessage): Promise<void> {
-    const retryAt = await attemptDelivery(message, {
-      db: this.#db,
-      channels: this.options.channels,
-      liveChats: this.options.liveChats,
-      outcomes: this.#outcomes,
-      maxAttempts: this.options.policy.maxAttempts,
-      shutdown: this.#shutdown.signal,
-      log: this.#log,
-    });
+    const retryAt = await attemptDelivery(message, this.#attempt, (m) => this.#pacer.waitForSlot(m, this.#stopping.signal));
+    // A retry, or the session's next Telegram message (a second later): look again then.
     if (retryAt !== null) this.#nextRetryAt = Math.min(this.#nextRetryAt, retryAt);
+    if (message.channel === 'telegram') this.#nextRetryAt = Math.min(this.#nextRetryAt, Date.now() + TELEGRAM_CHAT_INTERVAL_MS + 20);
   }
 
-  /** Gives claims back to the outbox untried (see releaseClaims); a failure is logged, not thrown. */
-  async #giveBack(messages: ClaimedMessage[]): Promise<void> {
-    if (messages.length === 0) return;
-    await releaseClaims(this.#db, messages).then(
-      () => undefined,
-      (error: unknown) => this.#log.error({ err: error }, 'could not release claims'),
-    );
+  #giveBack(messages: ClaimedMessage[]): Promise<void> {
+    return giveBackClaims(this.#db, messages, this.#log);
   }
 }

@@ -1,7 +1,7 @@
 import type { ClaimedMessage } from './outbox-repository.js';
 
-/** A handed-over message starts only with the provider timeout and this much more left of its lease. */
-const HANDOVER_LEASE_MARGIN_MS = 5_000;
+/** A claimed message starts only with the provider timeout and this much more left of its lease. */
+export const LEASE_MARGIN_MS = 5_000;
 
 /**
  * Messages handed to this replica's dispatcher already claimed (the first message of a new
@@ -26,7 +26,7 @@ export class HandoverQueue {
     const tooLate: ClaimedMessage[] = [];
     while (this.#waiting.length > 0) {
       const message = this.#waiting.shift()!;
-      if (message.lockedUntil.getTime() - now >= this.providerTimeoutMs + HANDOVER_LEASE_MARGIN_MS) return { next: message, tooLate };
+      if (message.lockedUntil.getTime() - now >= this.providerTimeoutMs + LEASE_MARGIN_MS) return { next: message, tooLate };
       tooLate.push(message);
     }
     return { next: undefined, tooLate };

@@ -31,3 +31,12 @@ export class LoopSleep {
     });
   }
 }
+
+/** Waits for the promises to settle for up to `ms`: true when they all did. */
+export async function settleWithin(promises: readonly Promise<unknown>[], ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  const finished = await Promise.race([Promise.allSettled(promises).then(() => true), timedOut]);
+  clearTimeout(timer);
+  return finished;
+}

@@ -4,6 +4,9 @@ import { messageEvents } from '../events/snapshots.js';
 import type { QueuedMessage } from '../sessions/outbound-queue.js';
 import type { ChannelType } from '../domain/channel.js';
 import type { MessageError, MessageTemplate } from '../domain/message.js';
+import { claimPacedMessages } from './paced-claim.js';
+import { PACING_HORIZON_MS, TELEGRAM_CHAT_INTERVAL_MS } from './pacing.js';
+import { releaseExpiredLeases } from './pacing-repository.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -26,6 +29,8 @@ export interface ClaimedMessage {
   attempts: number;
   /** The lease; also the claim's identity: outcomes are only written while it still matches. */
   lockedUntil: Date;
+  /** The send slot its live chat's rate gave it, when it was claimed with one; else the dispatcher reserves one. */
+  sendAt?: Date | undefined;
 }
 
 /** A message queued already claimed (see OutboxQueue), as a dispatcher delivers it. */
@@ -38,88 +43,14 @@ export function claimOfQueued(message: QueuedMessage & { lockedUntil: Date }): C
 export type Claim = Pick<ClaimedMessage, 'id' | 'lockedUntil'>;
 
 /**
- * Claims up to `limit` due queued messages for `leaseMs` and counts the attempt, in one
- * statement. `FOR UPDATE SKIP LOCKED` lets every replica claim at once without waiting on
- * or taking each other's rows. A message is not due while an earlier message of its session
- * is still queued, in flight or waiting for a retry: a session's messages go out one at a
- * time, in order.
- *
- * With `expiredLeases` it also takes messages whose lease ran out (their holder died
- * mid-attempt). Those are rare and need not be taken at once, so a dispatcher looks for them
- * only now and then; each part reads only its own index (see migration 0005).
+ * Claims up to `limit` due messages for `leaseMs`, each with the send slot its live chat's
+ * rate gives it (see claimPacedMessages). With `expiredLeases` (the default) it first makes
+ * messages whose lease ran out claimable again (see releaseExpiredLeases).
  */
 export async function claimDueMessages(db: Db, options: { limit: number; leaseMs: number; expiredLeases?: boolean }): Promise<ClaimedMessage[]> {
-  // The lease is cut to milliseconds so that it survives the round trip through a JS Date
-  // exactly and can guard the outcome (see recordSent).
-  const result = await sql<{
-    id: string;
-    session_id: string;
-    live_chat_id: string;
-    channel: ChannelType;
-    account: string;
-    peer: string;
-    seq: number | string;
-    text: string | null;
-    template: MessageTemplate | null;
-    subject: string | null;
-    attempts: number;
-    locked_until: Date;
-  }>`
-    WITH ready AS (
-      SELECT c.id
-      FROM messages AS c
-      WHERE c.status = 'queued'
-        AND c.locked_until IS NULL
-        AND c.next_attempt_at <= now()
-        AND c.direction = 'outbound'
-        AND NOT EXISTS (
-          SELECT 1 FROM messages AS earlier
-          WHERE earlier.session_id = c.session_id AND earlier.status = 'queued' AND earlier.seq < c.seq
-        )
-      ORDER BY c.next_attempt_at, c.seq
-      LIMIT ${options.limit}::integer
-      FOR UPDATE OF c SKIP LOCKED
-    ),
-    expired AS (
-      SELECT c.id
-      FROM messages AS c
-      WHERE ${options.expiredLeases ?? true}::boolean
-        AND c.status = 'queued'
-        AND c.locked_until IS NOT NULL
-        AND c.locked_until <= now()
-        AND c.direction = 'outbound'
-        AND NOT EXISTS (
-          SELECT 1 FROM messages AS earlier
-          WHERE earlier.session_id = c.session_id AND earlier.status = 'queued' AND earlier.seq < c.seq
-        )
-      ORDER BY c.locked_until
-      LIMIT ${options.limit}::integer
-      FOR UPDATE OF c SKIP LOCKED
-    )
-    UPDATE messages AS m
-    SET locked_until = date_trunc('milliseconds', now() + ${options.leaseMs}::integer * interval '1 millisecond'),
-        attempts = m.attempts + 1,
-        updated_at = now()
-    FROM (SELECT id FROM ready UNION ALL SELECT id FROM expired LIMIT ${options.limit}::integer) AS due, sessions AS s
-    WHERE m.id = due.id AND s.id = m.session_id
-    RETURNING m.id, m.session_id, m.live_chat_id, s.channel, s.account, s.peer, m.seq, m.text, m.template, m.subject, m.attempts, m.locked_until
-  `.execute(db);
-  return result.rows
-    .map((row) => ({
-      id: row.id,
-      sessionId: row.session_id,
-      liveChatId: row.live_chat_id,
-      channel: row.channel,
-      account: row.account,
-      peer: row.peer,
-      seq: Number(row.seq),
-      text: row.text,
-      template: row.template,
-      subject: row.subject,
-      attempts: row.attempts,
-      lockedUntil: row.locked_until,
-    }))
-    .sort((a, b) => a.seq - b.seq);
+  if (options.expiredLeases ?? true) await releaseExpiredLeases(db);
+  const claim = await claimPacedMessages(db, { limit: options.limit, leaseMs: options.leaseMs, horizonMs: PACING_HORIZON_MS, chatIntervalMs: TELEGRAM_CHAT_INTERVAL_MS });
+  return claim.messages;
 }
 
 function claimed(db: Db, claim: Claim) {
@@ -207,4 +138,24 @@ export async function releaseClaims(db: Db, claims: readonly Claim[]): Promise<n
     .where((eb) => eb.or(claims.map((c) => eb.and([eb('id', '=', c.id), eb('locked_until', '=', c.lockedUntil)]))))
     .executeTakeFirst();
   return Number(updated.numUpdatedRows);
+}
+
+/**
+ * Whether a claimed message may still go: `lost` when the claim no longer holds (someone
+ * failed or took it meanwhile), `opted_out` when its person opted out of the live chat since.
+ */
+export async function claimStanding(db: Db, claim: Claim): Promise<'held' | 'lost' | 'opted_out'> {
+  const result = await sql<{ opted_out: boolean }>`
+    SELECT EXISTS (SELECT 1 FROM opt_outs AS o WHERE o.live_chat_id = m.live_chat_id AND o.account IN (s.account, s.peer)) AS opted_out
+    FROM messages AS m JOIN sessions AS s ON s.id = m.session_id
+    WHERE m.id = ${claim.id} AND m.status = 'queued' AND m.locked_until = ${claim.lockedUntil}
+  `.execute(db);
+  const row = result.rows[0];
+  return !row ? 'lost' : row.opted_out ? 'opted_out' : 'held';
+}
+
+/** releaseClaims for the dispatcher: a failure is logged, not thrown (the leases run out instead). */
+export async function giveBackClaims(db: Db, claims: readonly Claim[], log: { error(obj: object, msg: string): void }): Promise<void> {
+  if (claims.length === 0) return;
+  await releaseClaims(db, claims).catch((error: unknown) => log.error({ err: error }, 'could not release claims'));
 }

@@ -8,6 +8,7 @@ import type { ChannelType } from '../domain/channel.js';
 import { type ClaimedMessage, recordFailure, scheduleRetry } from './outbox-repository.js';
 import { type RetryPolicy, nextStepAfterFailure } from './retry-policy.js';
 import { SentRecorder } from './sent-recorder.js';
+import { optOutBlockedRecipient } from '../consent/inbound.js';
 
 export type DeliveryOutcome = 'sent' | 'retry' | 'failed';
 
@@ -84,6 +85,8 @@ export class OutcomeRecorder {
       this.observe(message.channel, 'retry');
       return Date.now() + step.delayMs;
     }
+    // The person blocked the bot: they opted out of the live chat, and their other queued messages fail.
+    if (result.outcome === 'permanent' && result.recipientBlocked) await optOutBlockedRecipient(db, message.liveChatId, message.peer);
     await recordFailure(db, message, step.error);
     log().warn({ error: step.error }, 'delivery failed for good');
     this.observe(message.channel, 'failed');

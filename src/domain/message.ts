@@ -1,8 +1,29 @@
-/** A WhatsApp template as a message names it: its name, language and body parameters. */
+export const TEMPLATE_MEDIA_TYPES = ['image', 'video', 'document'] as const;
+export type TemplateMediaType = (typeof TEMPLATE_MEDIA_TYPES)[number];
+
+/** A template's header parameter: the text of a `{{1}}` text header, or the media of a media header. */
+export type TemplateHeader =
+  | { type: 'text'; text: string }
+  | { type: TemplateMediaType; link: string; filename?: string | undefined };
+
+export const TEMPLATE_BUTTON_SUB_TYPES = ['url', 'quick_reply', 'copy_code'] as const;
+export type TemplateButtonSubType = (typeof TEMPLATE_BUTTON_SUB_TYPES)[number];
+
+/** The parameter of one of a template's buttons: a URL suffix, a quick reply's payload or a coupon code. */
+export interface TemplateButton {
+  index: number;
+  subType: TemplateButtonSubType;
+  parameter: string;
+}
+
+/** A WhatsApp template as a message names it: its name, language, and the parameters of its components. */
 export interface MessageTemplate {
   name: string;
   language: string;
+  /** The body's `{{n}}`, in order. */
   parameters?: string[] | undefined;
+  header?: TemplateHeader | undefined;
+  buttons?: TemplateButton[] | undefined;
 }
 
 /**

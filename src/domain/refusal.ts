@@ -35,7 +35,12 @@ export type RefusalCode =
   | 'public_base_url_required'
   | 'provider_error'
   | 'secrets_unreadable'
-  | 'webhook_url_not_allowed';
+  | 'webhook_url_not_allowed'
+  | 'template_not_found'
+  | 'template_not_approved'
+  | 'template_parameters_mismatch'
+  | 'contact_opted_out'
+  | 'business_account_required';
 
 /**
  * A request refused by a business rule or an input check, with the contract's stable code.

@@ -47,6 +47,8 @@ export const openapiPlugin = fp(
           { name: 'sessions', description: 'Initiate, list, close and reopen sessions; send and list messages.' },
           { name: 'contacts', description: 'The customer directory.' },
           { name: 'live-chats', description: 'Connected channels and their operators (admin).' },
+          { name: 'templates', description: 'A WhatsApp live chat’s template catalogue, synced from Meta.' },
+          { name: 'consent', description: 'People who opted out of a live chat.' },
           { name: 'api-keys', description: 'API keys and their scopes (admin).' },
           { name: 'webhooks', description: 'Inbound provider events, authenticated by the channel’s own secret.' },
           { name: 'session-batches', description: 'Initiate sessions with many people at once, resumable and paced.' },

@@ -29,6 +29,11 @@ const STATUS: Record<RefusalCode, number> = {
   provider_error: 502,
   secrets_unreadable: 503,
   webhook_url_not_allowed: 422,
+  template_not_found: 422,
+  template_not_approved: 422,
+  template_parameters_mismatch: 422,
+  contact_opted_out: 422,
+  business_account_required: 422,
 };
 
 /** Headers a refusal carries on the wire: a 401 names how to authenticate (RFC 9110). */

@@ -1,14 +1,22 @@
-import type { ChannelType } from '../domain/channel.js';
+import { type ChannelType, DEFAULT_SEND_RATE_PER_SECOND } from '../domain/channel.js';
 
-export interface WhatsAppChannel {
+/** What every channel takes besides its own settings (see Pacing in the contract). */
+interface PacedChannel {
+  /** Messages a second sent through the live chat at most, across replicas; its channel's default when unset. */
+  sendRatePerSecond?: number | undefined;
+}
+
+export interface WhatsAppChannel extends PacedChannel {
   type: 'whatsapp';
   phoneNumberId: string;
   accessToken: string;
   appSecret?: string;
   verifyToken?: string;
+  /** The WhatsApp Business Account whose template catalogue the live chat keeps. */
+  businessAccountId?: string | undefined;
 }
 
-export interface TelegramChannel {
+export interface TelegramChannel extends PacedChannel {
   type: 'telegram';
   botToken: string;
   webhookSecret?: string;
@@ -26,7 +34,7 @@ export interface SmtpSettings {
   allowPlaintext?: boolean;
 }
 
-export interface EmailChannel {
+export interface EmailChannel extends PacedChannel {
   type: 'email';
   address: string;
   smtp: SmtpSettings;
@@ -74,7 +82,7 @@ export function splitChannel(channel: Channel): { settings: Record<string, unkno
     }
     case 'email': {
       const { password, ...smtp } = channel.smtp;
-      return { settings: { address: channel.address, smtp }, secrets: compact({ smtpPassword: password, inboundSecret: channel.inboundSecret }) };
+      return { settings: { address: channel.address, smtp, ...paced(channel) }, secrets: compact({ smtpPassword: password, inboundSecret: channel.inboundSecret }) };
     }
   }
 }
@@ -86,11 +94,11 @@ export function joinChannel(type: ChannelType, settings: Record<string, unknown>
       return { type, ...(settings as { phoneNumberId: string }), accessToken: secrets.accessToken ?? '', ...pick(secrets, ['appSecret', 'verifyToken']) };
     case 'telegram': {
       const botId = typeof settings.botId === 'string' ? { botId: settings.botId } : {};
-      return { type, botToken: secrets.botToken ?? '', ...pick(secrets, ['webhookSecret']), ...botId };
+      return { type, botToken: secrets.botToken ?? '', ...pick(secrets, ['webhookSecret']), ...botId, ...paced(settings) };
     }
     case 'email': {
       const { address, smtp } = settings as { address: string; smtp: Omit<SmtpSettings, 'password'> };
-      return { type, address, smtp: { ...smtp, ...(secrets.smtpPassword ? { password: secrets.smtpPassword } : {}) }, ...pick(secrets, ['inboundSecret']) };
+      return { type, address, smtp: { ...smtp, ...(secrets.smtpPassword ? { password: secrets.smtpPassword } : {}) }, ...pick(secrets, ['inboundSecret']), ...paced(settings) };
     }
   }
 }
@@ -102,11 +110,13 @@ export function publicChannel(channel: Channel): Record<string, unknown> {
       return {
         type: channel.type,
         phoneNumberId: channel.phoneNumberId,
+        businessAccountId: channel.businessAccountId ?? null,
         appSecretSet: Boolean(channel.appSecret),
         verifyTokenSet: Boolean(channel.verifyToken),
+        sendRatePerSecond: sendRateOf(channel),
       };
     case 'telegram':
-      return { type: channel.type, botId: channel.botId ?? botIdOf(channel.botToken), webhookSecretSet: Boolean(channel.webhookSecret) };
+      return { type: channel.type, botId: channel.botId ?? botIdOf(channel.botToken), webhookSecretSet: Boolean(channel.webhookSecret), sendRatePerSecond: sendRateOf(channel) };
     case 'email': {
       const { password, ...smtp } = channel.smtp;
       return {
@@ -114,6 +124,7 @@ export function publicChannel(channel: Channel): Record<string, unknown> {
         address: channel.address,
         smtp: { ...smtp, allowPlaintext: smtp.allowPlaintext ?? false, passwordSet: Boolean(password) },
         inboundSecretSet: Boolean(channel.inboundSecret),
+        sendRatePerSecond: sendRateOf(channel),
       };
     }
   }
@@ -122,6 +133,15 @@ export function publicChannel(channel: Channel): Record<string, unknown> {
 /** The numeric part of a bot token is the bot's public id; the rest is the secret. */
 function botIdOf(botToken: string): string {
   return botToken.split(':')[0] ?? '';
+}
+
+/** The live chat's send rate: its own, or its channel's default. */
+export function sendRateOf(channel: Channel): number {
+  return channel.sendRatePerSecond ?? DEFAULT_SEND_RATE_PER_SECOND[channel.type];
+}
+
+function paced(settings: { sendRatePerSecond?: unknown }): PacedChannel {
+  return typeof settings.sendRatePerSecond === 'number' ? { sendRatePerSecond: settings.sendRatePerSecond } : {};
 }
 
 function compact(values: Record<string, string | undefined>): Record<string, string> {

@@ -13,12 +13,14 @@ export type ChannelPatch = Partial<{
   address: string;
   smtp: Partial<{ host: string; port: number; secure: boolean; username: string; password: string; allowPlaintext: boolean }>;
   inboundSecret: string;
+  businessAccountId: string;
+  sendRatePerSecond: number;
 }>;
 
 const FIELDS_BY_TYPE: Record<Channel['type'], readonly string[]> = {
-  whatsapp: ['type', 'phoneNumberId', 'accessToken', 'appSecret', 'verifyToken'],
-  telegram: ['type', 'botToken', 'webhookSecret'],
-  email: ['type', 'address', 'smtp', 'inboundSecret'],
+  whatsapp: ['type', 'phoneNumberId', 'accessToken', 'appSecret', 'verifyToken', 'businessAccountId', 'sendRatePerSecond'],
+  telegram: ['type', 'botToken', 'webhookSecret', 'sendRatePerSecond'],
+  email: ['type', 'address', 'smtp', 'inboundSecret', 'sendRatePerSecond'],
 };
 
 /** The secret every channel of the type needs; the others are optional. */

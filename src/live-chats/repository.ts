@@ -33,6 +33,16 @@ export function findLiveChatForUpdate(db: Transaction<Database>, id: string): Pr
   return db.selectFrom('live_chats').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
 }
 
+/** Queued outbound messages of the live chat: the ready part of the outbox and the leased part. */
+export async function countQueuedMessages(db: Db, liveChatId: string): Promise<number> {
+  // Two counts, each over its own partial index (a backlog can be long; in flight are few).
+  const result = await sql<{ n: number }>`
+    SELECT (SELECT count(*) FROM messages WHERE live_chat_id = ${liveChatId} AND status = 'queued' AND locked_until IS NULL)::integer
+         + (SELECT count(*) FROM messages WHERE live_chat_id = ${liveChatId} AND status = 'queued' AND locked_until IS NOT NULL)::integer AS n
+  `.execute(db);
+  return result.rows[0]?.n ?? 0;
+}
+
 /** Newest first; only the given ids when `within` is not null. */
 export function listLiveChats(db: Db, within: readonly string[] | null = null): Promise<LiveChatRow[]> {
   let query = db.selectFrom('live_chats').selectAll();

@@ -72,7 +72,10 @@ export const liveChatRoutes: FastifyPluginAsyncTypebox<{ liveChats: LiveChatServ
         response: responses({ 200: LiveChatRef }, NOT_FOUND),
       },
     },
-    async (request) => toResponse(await liveChats.get(request.params.id)),
+    async (request) => {
+      const chat = await liveChats.get(request.params.id);
+      return { ...toResponse(chat), queuedMessages: await liveChats.queuedMessages(chat.id) };
+    },
   );
 
   app.patch(

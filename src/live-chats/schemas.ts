@@ -1,6 +1,13 @@
 import { type Static, type TSchema, Type } from 'typebox';
-import { CHANNEL_TYPES } from '../domain/channel.js';
+import { CHANNEL_TYPES, MAX_SEND_RATE_PER_SECOND } from '../domain/channel.js';
 import { OneOf, Timestamp, Uuid } from '../http/schemas.js';
+
+const SendRate = Type.Integer({
+  minimum: 1,
+  maximum: MAX_SEND_RATE_PER_SECOND,
+  description: 'Messages a second sent through this live chat at most, counted across replicas. Default: 80 (WhatsApp), 30 (Telegram), 10 (email).',
+});
+const BusinessAccountId = Type.String({ pattern: '^[0-9]{1,32}$', description: 'The WhatsApp Business Account id; with it the service keeps the template catalogue.' });
 
 const Secret = (description: string) => Type.String({ minLength: 1, maxLength: 4096, description: `${description} Write-only.` });
 
@@ -11,6 +18,8 @@ const WhatsAppInput = Type.Object(
     accessToken: Secret('Cloud API access token.'),
     appSecret: Type.Optional(Secret('App secret that signs webhook events (X-Hub-Signature-256).')),
     verifyToken: Type.Optional(Secret('Token echoed in the webhook verification handshake.')),
+    businessAccountId: Type.Optional(BusinessAccountId),
+    sendRatePerSecond: Type.Optional(SendRate),
   },
   { additionalProperties: false },
 );
@@ -25,6 +34,7 @@ const TelegramInput = Type.Object(
     type: Type.Literal('telegram'),
     botToken: Type.String({ pattern: '^[0-9]{1,20}:[A-Za-z0-9_-]{20,100}$', description: 'Bot token from @BotFather. Write-only.' }),
     webhookSecret: Type.Optional(WebhookSecret),
+    sendRatePerSecond: Type.Optional(SendRate),
   },
   { additionalProperties: false },
 );
@@ -59,6 +69,7 @@ const EmailInput = Type.Object(
     address: Type.String({ minLength: 3, maxLength: 254, description: 'The inbox address; messages go out From it.' }),
     smtp: SmtpInput,
     inboundSecret: Type.Optional(InboundSecret),
+    sendRatePerSecond: Type.Optional(SendRate),
   },
   { additionalProperties: false },
 );
@@ -82,6 +93,8 @@ export const ChannelPatchInput = Type.Object(
     address: Type.Optional(EmailInput.properties.address),
     smtp: Type.Optional(Type.Partial(SmtpInput, { additionalProperties: false })),
     inboundSecret: Type.Optional(InboundSecret),
+    businessAccountId: Type.Optional(BusinessAccountId),
+    sendRatePerSecond: Type.Optional(SendRate),
   },
   { additionalProperties: false, description: 'The channel fields to change; the type cannot change. Omitted secrets are kept.' },
 );
@@ -89,13 +102,16 @@ export const ChannelPatchInput = Type.Object(
 const WhatsAppOutput = Type.Object({
   type: Type.Literal('whatsapp'),
   phoneNumberId: Type.String(),
+  businessAccountId: Type.Union([Type.String(), Type.Null()]),
   appSecretSet: Type.Boolean(),
   verifyTokenSet: Type.Boolean(),
+  sendRatePerSecond: Type.Integer(),
 });
 const TelegramOutput = Type.Object({
   type: Type.Literal('telegram'),
   botId: Type.String({ description: 'The public numeric part of the bot token.' }),
   webhookSecretSet: Type.Boolean(),
+  sendRatePerSecond: Type.Integer(),
 });
 const EmailOutput = Type.Object({
   type: Type.Literal('email'),
@@ -109,6 +125,7 @@ const EmailOutput = Type.Object({
     passwordSet: Type.Boolean(),
   }),
   inboundSecretSet: Type.Boolean({ description: 'Whether POST /webhooks/email/{id} takes mail in (with `Authorization: Bearer <inboundSecret>`).' }),
+  sendRatePerSecond: Type.Integer(),
 });
 
 export const LiveChatSchema = Type.Object(
@@ -121,6 +138,9 @@ export const LiveChatSchema = Type.Object(
         'False when none of the keys in SECRETS_KEY opens the stored channel secrets: the live chat lists and reads, but ' +
         'sending and webhooks fail until the key is configured again or the secrets are given anew (PATCH).',
     }),
+    queuedMessages: Type.Optional(
+      Type.Integer({ description: 'Outbound messages waiting for delivery (in flight included); on GET /live-chats/{id} only.' }),
+    ),
     createdAt: Timestamp,
     updatedAt: Timestamp,
   },

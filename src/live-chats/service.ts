@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Database, LiveChatRow } from '../db/types.js';
 import { Refusal, validationFailed } from '../domain/refusal.js';
 import { normaliseEmail } from '../accounts/accounts.js';
+import { DEFAULT_SEND_RATE_PER_SECOND } from '../domain/channel.js';
 import { type Channel, type ChannelInput, type LiveChat, joinChannel, splitChannel } from './model.js';
 import { type ChannelPatch, patchChannel, withWebhookSecret } from './patch.js';
 import * as repo from './repository.js';
@@ -87,6 +88,11 @@ export class LiveChatService {
     return chat;
   }
 
+  /** Outbound messages of the live chat waiting for delivery, those in flight included. */
+  queuedMessages(id: string): Promise<number> {
+    return repo.countQueuedMessages(this.db, id);
+  }
+
   /** Every live chat, newest first; only those in `within` when it is given (a restricted API key). */
   async list(within: readonly string[] | null = null): Promise<LiveChat[]> {
     return (await repo.listLiveChats(this.db, within)).map((row) => this.toLiveChat(row));
@@ -132,7 +138,9 @@ export class LiveChatService {
   }
 }
 
-function normaliseChannel(channel: ChannelInput): Channel {
+/** The channel as stored: an inbox address normalised, the send rate made explicit. */
+function normaliseChannel(input: ChannelInput): Channel {
+  const channel = { ...input, sendRatePerSecond: input.sendRatePerSecond ?? DEFAULT_SEND_RATE_PER_SECOND[input.type] };
   if (channel.type !== 'email') return channel;
   const address = normaliseEmail(channel.address);
   if (!address.ok) throw validationFailed([{ field: '/channel/address', ...address.error }]);

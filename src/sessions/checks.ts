@@ -1,79 +1,14 @@
 import { type Account, accountFitsChannel, defaultAccountKind } from '../accounts/accounts.js';
 import { storedAccount } from '../accounts/peer.js';
-import type { ChannelType } from '../domain/channel.js';
-import type { MessageContent } from '../domain/message.js';
 import { Refusal } from '../domain/refusal.js';
-import type { ContactDetails } from './formats.js';
+import { notOptedOut } from './consent-check.js';
+import { templateFits } from './template-check.js';
 
 export const WHATSAPP_WINDOW_MS = 24 * 60 * 60 * 1000;
 
-/** A stored session as the checks see it. */
-export interface SessionFact {
-  id: string;
-  liveChatId: string;
-  channel: ChannelType;
-  contactId: string;
-  account: string;
-  peer: string;
-  status: 'open' | 'closed';
-}
+import type { Ask, Check, Reach } from './check-types.js';
 
-/** Someone who wrote to the live chat's channel: the Telegram rule and the WhatsApp window. */
-export interface ChannelContactFact {
-  externalUserId: string;
-  lastInboundAt: Date;
-}
-
-/** What the checks read, loaded before or while deciding; a fact left undefined is not loaded yet. */
-export interface Facts {
-  /** The live chat a new session is for (check 2); null when there is none. */
-  liveChat?: { id: string; channel: ChannelType } | null;
-  /** The session reopened or written on; null when there is none. */
-  session?: SessionFact | null;
-  operatorAssigned?: boolean;
-  /** The existing contact named by `contactId` (check 4); null when there is none. */
-  contact?: ContactDetails | null;
-  /** Who wrote to the channel with the account (checks 8–9); null when nobody did. */
-  channelContact?: ChannelContactFact | null;
-  /** The open session that holds the same person on the live chat (check 10); null when none. */
-  holderId?: string | null;
-}
-export type FactName = keyof Facts;
-
-/** What is asked, after check 1 (formats). */
-export type Ask =
-  | {
-      kind: 'create';
-      liveChatId: string;
-      operatorId: string;
-      contactId: string | null;
-      inlineContact: ContactDetails | null;
-      account: Account | undefined;
-      message: MessageContent | undefined;
-      now: Date;
-    }
-  | { kind: 'reopen'; sessionId: string; operatorId: string; message: MessageContent | undefined; now: Date }
-  | { kind: 'send'; sessionId: string; operatorId: string; message: MessageContent; now: Date }
-  | { kind: 'close'; sessionId: string; operatorId: string | undefined; message?: undefined; now: Date }
-  | { kind: 'assign'; sessionId: string; operatorId: string; message?: undefined; now: Date };
-
-/** What the checks establish on the way: where, and how the person is reached. */
-export interface Reach {
-  liveChatId?: string;
-  channel?: ChannelType;
-  account?: Account;
-  /** The provider's identity of the person, which the one-open-session rule also keys on. */
-  peer?: string;
-}
-
-/** One rule of the contract, as a pure function over loaded facts. */
-export interface Check {
-  readonly name: string;
-  /** The facts it reads for this request, given what the checks before it established. */
-  reads(ask: Ask, reach: Reach): readonly FactName[];
-  /** The refusal, or undefined when the rule holds (it may then add to `reach`). */
-  run(ask: Ask, facts: Facts, reach: Reach): Refusal | undefined;
-}
+export type { Ask, ChannelContactFact, Check, FactName, Facts, Reach, SessionFact } from './check-types.js';
 
 const sessionIdOf = (ask: Ask) => (ask.kind === 'create' ? '' : ask.sessionId);
 const channelOf = (reach: Reach) => reach.channel!;
@@ -234,11 +169,11 @@ export const noOpenSession: Check = {
 export const alreadyOpen = (existingSessionId: string) =>
   new Refusal('session_already_open', `An open session with this person already exists on this live chat: ${existingSessionId}.`, { existingSessionId });
 
-/** The contract's checks 2–10 for each request, in the contract's order. */
+/** The contract's checks 2–10 for each request, in the contract's order (6 and 7 in template-check.ts, consent-check.ts). */
 export const CHECKS: Record<Ask['kind'], readonly Check[]> = {
-  create: [liveChatExists, operatorAssigned, contactExists, accountFits, contentFits, telegramPriorContact, whatsAppWindow, noOpenSession],
-  reopen: [sessionExists, operatorAssigned, sessionClosed, contentFits, telegramPriorContact, whatsAppWindow, noOpenSession],
-  send: [sessionExists, operatorAssigned, sessionOpen, contentFits, whatsAppWindow],
+  create: [liveChatExists, operatorAssigned, contactExists, accountFits, contentFits, templateFits, notOptedOut, telegramPriorContact, whatsAppWindow, noOpenSession],
+  reopen: [sessionExists, operatorAssigned, sessionClosed, contentFits, templateFits, notOptedOut, telegramPriorContact, whatsAppWindow, noOpenSession],
+  send: [sessionExists, operatorAssigned, sessionOpen, contentFits, templateFits, notOptedOut, whatsAppWindow],
   close: [sessionExists, operatorAssigned],
   assign: [sessionExists, operatorAssigned, sessionOpen],
 };

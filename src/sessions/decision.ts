@@ -5,7 +5,7 @@ import { type Ask, CHECKS, type Check, type FactName, type Facts, type Reach } f
 /** Where deciding stands: facts to load, a refusal, or the reach to write with. */
 export type Step =
   | { outcome: 'load'; facts: readonly FactName[] }
-  | { outcome: 'refused'; refusal: Refusal }
+  | { outcome: 'refused'; refusal: Refusal; check: string }
   | { outcome: 'decided'; reach: Required<Reach>; guards: readonly FactName[] };
 
 /**
@@ -26,8 +26,8 @@ export class Decision {
   readonly #guarded: ReadonlySet<string>;
   #next = 0;
   #deferred: Check[] = [];
-  /** A refusal found behind deferred checks: it stands only if they all hold. */
-  #behindDeferred: Refusal | null = null;
+  /** A refusal found behind deferred checks (and the check's name): it stands only if they all hold. */
+  #behindDeferred: { refusal: Refusal; check: string } | null = null;
 
   constructor(
     readonly ask: Ask,
@@ -62,11 +62,12 @@ export class Decision {
     // Deferred checks come before everything that ran after them: once their facts are
     // here, they run first, and their refusal wins.
     while (this.#deferred.length > 0 && this.#missing(this.#deferred[0]!).length === 0) {
-      const refusal = this.#run(this.#deferred.shift()!);
-      if (refusal) return this.#refuse(refusal);
+      const check = this.#deferred.shift()!;
+      const refusal = this.#run(check);
+      if (refusal) return this.#refuse(refusal, check.name);
     }
     if (this.#deferred.length > 0 && this.#behindDeferred) return { outcome: 'load', facts: this.#deferredFacts() };
-    if (this.#behindDeferred) return this.#refuse(this.#behindDeferred);
+    if (this.#behindDeferred) return this.#refuse(this.#behindDeferred.refusal, this.#behindDeferred.check);
 
     while (this.#next < this.#checks.length) {
       const check = this.#checks[this.#next]!;
@@ -82,8 +83,8 @@ export class Decision {
       this.#next += 1;
       const refusal = this.#run(check);
       if (!refusal) continue;
-      if (this.#deferred.length === 0) return this.#refuse(refusal);
-      this.#behindDeferred = refusal;
+      if (this.#deferred.length === 0) return this.#refuse(refusal, check.name);
+      this.#behindDeferred = { refusal, check: check.name };
       return { outcome: 'load', facts: this.#deferredFacts() };
     }
     const reach = this.#reach as Required<Reach>;
@@ -103,9 +104,9 @@ export class Decision {
     return [...new Set(this.#deferred.flatMap((check) => this.#missing(check)))];
   }
 
-  #refuse(refusal: Refusal): Step {
+  #refuse(refusal: Refusal, check: string): Step {
     this.#deferred = [];
     this.#behindDeferred = null;
-    return { outcome: 'refused', refusal };
+    return { outcome: 'refused', refusal, check };
   }
 }

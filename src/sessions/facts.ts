@@ -7,10 +7,18 @@ import { isOperatorAssigned } from '../live-chats/repository.js';
 import { peerOf } from '../accounts/peer.js';
 import type { Ask, FactName, Facts, Reach, SessionFact } from './checks.js';
 import { findOpenSession, findSession } from './repository.js';
+import { isOptedOut } from '../consent/repository.js';
+import type { TemplateLookup } from '../templates/service.js';
+import { consentKeys } from './consent-check.js';
 
 /** The live chats' channel types, as LiveChatService keeps them (cached: they never change). */
 export interface LiveChatDirectory {
   channelTypeOf(id: string): Promise<ChannelType | undefined>;
+}
+
+/** The live chats' template catalogues, as TemplateService keeps them (cached unless `fresh`). */
+export interface TemplateCatalogues {
+  lookup(liveChatId: string, template: { name: string; language: string }, options: { fresh?: boolean }): Promise<TemplateLookup>;
 }
 
 /**
@@ -21,15 +29,19 @@ export class FactLoader {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly liveChats: LiveChatDirectory,
+    private readonly templates: TemplateCatalogues,
   ) {}
 
-  /** The named facts for the decision, given what it knows (`known`: facts loaded earlier). */
-  async load(names: readonly FactName[], decision: { ask: Ask; reach: Readonly<Reach>; facts: Readonly<Facts> }): Promise<Facts> {
-    const entries = await Promise.all(names.map(async (name) => [name, await this.#load(name, decision.ask, decision.reach, decision.facts)] as const));
+  /**
+   * The named facts for the decision, given what it knows (`known`: facts loaded earlier).
+   * With `fresh`, none comes from a cache that another replica's changes may not have reached.
+   */
+  async load(names: readonly FactName[], decision: { ask: Ask; reach: Readonly<Reach>; facts: Readonly<Facts> }, options: { fresh?: boolean } = {}): Promise<Facts> {
+    const entries = await Promise.all(names.map(async (name) => [name, await this.#load(name, decision.ask, decision.reach, decision.facts, options)] as const));
     return Object.fromEntries(entries) as Facts;
   }
 
-  async #load(name: FactName, ask: Ask, reach: Readonly<Reach>, known: Readonly<Facts>): Promise<Facts[FactName]> {
+  async #load(name: FactName, ask: Ask, reach: Readonly<Reach>, known: Readonly<Facts>, options: { fresh?: boolean }): Promise<Facts[FactName]> {
     switch (name) {
       case 'liveChat': {
         const liveChatId = (ask as { liveChatId: string }).liveChatId;
@@ -56,6 +68,10 @@ export class FactLoader {
         const holder = await findOpenSession(this.db, reach.liveChatId!, { account: account.value, contactId, peer: reach.peer ?? peerOf(reach.channel!, account) });
         return holder?.id ?? null;
       }
+      case 'template':
+        return this.templates.lookup(reach.liveChatId!, ask.message!.template!, options);
+      case 'optedOut':
+        return isOptedOut(this.db, reach.liveChatId!, consentKeys(reach, known));
     }
   }
 }

@@ -2,6 +2,7 @@ import type { Static } from 'typebox';
 import { type Account, parseAccount } from '../accounts/accounts.js';
 import { type ContactInput, normaliseContactDetails } from '../contacts/service.js';
 import type { MessageContent } from '../domain/message.js';
+import { templateErrors, templateOf } from './template-formats.js';
 import { type FieldError, validationFailed } from '../domain/refusal.js';
 import type { MessageContentSchema } from './schemas.js';
 
@@ -22,11 +23,13 @@ export function messageErrors(message: MessageInput | undefined, pointer: string
   if (message.subject !== undefined && message.template !== undefined) {
     return [{ field: `${pointer}/subject`, code: 'subject_without_text', message: 'A subject goes with an email’s text, not with a template.' }];
   }
-  return [];
+  return message.template ? templateErrors(message.template, `${pointer}/template`) : [];
 }
 
 function toContent(message: MessageInput): MessageContent {
-  return message.template !== undefined ? { template: message.template } : { text: message.text!, ...(message.subject !== undefined ? { subject: message.subject } : {}) };
+  return message.template !== undefined
+    ? { template: templateOf(message.template) }
+    : { text: message.text!, ...(message.subject !== undefined ? { subject: message.subject } : {}) };
 }
 
 /** Check 1 for a message alone (reopen, send): its content, or 400 validation_failed. */

@@ -6,6 +6,7 @@ import type { MessageContent } from '../domain/message.js';
 import { sessionEvents } from '../events/snapshots.js';
 import { MESSAGE_INSERT, RESULT_COLUMNS, type ResultRow, json, messageInput, resultsByWrite } from './initiation-rows.js';
 import type { OutboxEntry } from './outbound-queue.js';
+import { catalogueGuard, consentGuard } from './write-guards.js';
 
 /** A new session, with its contact (given, or to create) and its optional first message. */
 export interface CreateWrite {
@@ -19,7 +20,11 @@ export interface CreateWrite {
   /** The existing contact's column the account belongs in (added unless there), or null. */
   addAccountTo: 'phones' | 'emails' | null;
   peer: string;
+  /** The accounts an opt-out of the person is recorded under (see consentKeys): none may be. */
+  consentKeys: string[];
   message: MessageContent | null;
+  /** The template catalogue's version check 6 was made against (see catalogueGuard); null: not checked. */
+  catalogueVersion: number | null;
   outbox: OutboxEntry;
   at: Date;
   /**
@@ -42,6 +47,7 @@ export interface ReopenWrite {
   sessionId: string;
   operatorId: string;
   message: MessageContent | null;
+  catalogueVersion: number | null;
   outbox: OutboxEntry;
   at: Date;
 }
@@ -60,7 +66,8 @@ export interface WrittenInitiation {
  *
  * Each written session's `session.created` event is appended by the same statement.
  * Only the race guards are here, not the rules: a session is written only while its operator
- * is assigned, its contact (if given) exists and no open session holds the same person
+ * is assigned, its contact (if given) exists, the person has not opted out, the template
+ * catalogue is as checked, and no open session holds the same person
  * (`ON CONFLICT DO NOTHING` on the open-session indexes, also between writes of one statement).
  * One not written leaves nothing — not even its inline contact — and gets undefined; the caller
  * asks the rules why. The text does not depend on the writes: Postgres prepares it once.
@@ -79,6 +86,7 @@ export async function writeCreates(db: Kysely<Database>, writes: readonly Create
     account: w.account,
     add_to: 'id' in w.contact ? w.addAccountTo : null,
     peer: w.peer,
+    consent_keys: w.consentKeys,
     batch_id: w.recipient?.batchId ?? null,
     recipient_index: w.recipient?.index ?? null,
     recipient_lease: w.recipient?.lease.toISOString() ?? null,
@@ -92,8 +100,8 @@ export async function writeCreates(db: Kysely<Database>, writes: readonly Create
       SELECT x.*, gen_random_uuid() AS sid, coalesce(x.contact_id, gen_random_uuid()) AS cid
       FROM jsonb_to_recordset(${json(input)}::jsonb) AS x(
         i integer, live_chat_id uuid, channel text, operator_id text, contact_id uuid, name text, phones text[], emails text[],
-        account text, add_to text, peer text, batch_id uuid, recipient_index integer, recipient_lease timestamptz,
-        has_message boolean, text text, template jsonb, subject text, locked_until timestamptz, attempts integer, at timestamptz)
+        account text, add_to text, peer text, consent_keys text[], batch_id uuid, recipient_index integer, recipient_lease timestamptz,
+        has_message boolean, text text, template jsonb, subject text, catalogue_version integer, locked_until timestamptz, attempts integer, at timestamptz)
     ),
     -- A batch recipient's session is written only while its claim holds (locked against a
     -- cancel, which then waits for this statement).
@@ -109,6 +117,8 @@ export async function writeCreates(db: Kysely<Database>, writes: readonly Create
       FROM input AS x
       WHERE EXISTS (SELECT 1 FROM live_chat_operators AS o WHERE o.live_chat_id = x.live_chat_id AND o.operator_id = x.operator_id)
         AND (x.contact_id IS NULL OR EXISTS (SELECT 1 FROM contacts AS c WHERE c.id = x.contact_id))
+        AND ${consentGuard(sql`x.live_chat_id`, sql`x.consent_keys`)}
+        AND ${catalogueGuard(sql`x.live_chat_id`, sql`x.catalogue_version`)}
         AND (x.batch_id IS NULL OR x.sid IN (SELECT sid FROM held))
       ORDER BY x.live_chat_id, x.account, x.i
       ON CONFLICT DO NOTHING
@@ -155,7 +165,8 @@ export async function writeReopens(db: Kysely<Database>, writes: readonly Reopen
   const query = sql<ResultRow>`
     WITH input AS MATERIALIZED (
       SELECT * FROM jsonb_to_recordset(${json(input)}::jsonb) AS x(
-        i integer, sid uuid, operator_id text, has_message boolean, text text, template jsonb, subject text, locked_until timestamptz, attempts integer, at timestamptz)
+        i integer, sid uuid, operator_id text, has_message boolean, text text, template jsonb, subject text, catalogue_version integer,
+        locked_until timestamptz, attempts integer, at timestamptz)
     ),
     written AS (
       UPDATE sessions AS s
@@ -163,6 +174,8 @@ export async function writeReopens(db: Kysely<Database>, writes: readonly Reopen
       FROM input AS x
       WHERE s.id = x.sid AND s.status = 'closed'
         AND EXISTS (SELECT 1 FROM live_chat_operators AS o WHERE o.live_chat_id = s.live_chat_id AND o.operator_id = x.operator_id)
+        AND ${consentGuard(sql`s.live_chat_id`, sql`ARRAY[s.account, s.peer]`)}
+        AND ${catalogueGuard(sql`s.live_chat_id`, sql`x.catalogue_version`)}
         AND NOT EXISTS (
           SELECT 1 FROM sessions AS h
           WHERE h.live_chat_id = s.live_chat_id AND h.status = 'open' AND (h.account = s.account OR h.contact_id = s.contact_id OR h.peer = s.peer))

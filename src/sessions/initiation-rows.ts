@@ -33,6 +33,7 @@ export function messageInput(w: InitiationWrite) {
     text: w.message?.text ?? null,
     template: w.message?.template ?? null,
     subject: w.message?.subject ?? null,
+    catalogue_version: w.catalogueVersion,
     locked_until: w.outbox.lockedUntil?.toISOString() ?? null,
     attempts: w.outbox.attempts,
     at: w.at.toISOString(),

@@ -1,7 +1,8 @@
 import type { Clock } from '../clock.js';
 import type { ChannelType } from '../domain/channel.js';
 import { Refusal } from '../domain/refusal.js';
-import { type Reach, contactExists, noOpenSession, operatorAssigned } from './checks.js';
+import { type Facts, type Reach, contactExists, noOpenSession, operatorAssigned } from './checks.js';
+import { consentKeys, notOptedOut } from './consent-check.js';
 import type { ContactInput } from '../contacts/service.js';
 import { type CheckedInitiation, type MessageInput, checkInitiationFormats, checkMessage } from './formats.js';
 import type { BatchRecipientRef, CreateWrite, WrittenInitiation } from './initiation-repository.js';
@@ -71,10 +72,10 @@ export class SessionInitiation {
   async #create(input: InitiateSessionInput, request: CheckedInitiation, recipient?: BatchRecipientRef): Promise<Initiated> {
     const ask = { kind: 'create', liveChatId: input.liveChatId, operatorId: input.operatorId, ...request, now: this.clock.now() } as const;
     const written = await this.pipeline.run(ask, {
-      guards: [operatorAssigned.name, contactExists.name, noOpenSession.name],
-      write: (reach) => {
-        const outbox = request.message && !recipient ? this.queue.entryForFirstMessage() : UNCLAIMED;
-        return this.writer.write({ ...createWrite(ask, reach, outbox), recipient });
+      guards: [operatorAssigned.name, contactExists.name, notOptedOut.name, noOpenSession.name],
+      write: (reach, facts) => {
+        const outbox = request.message && !recipient ? this.queue.entryForFirstMessage(reach.liveChatId) : UNCLAIMED;
+        return this.writer.write({ ...createWrite(ask, reach, facts, outbox), recipient });
       },
     });
     this.observer.sessionCreated(written.session.channel);
@@ -88,9 +89,10 @@ export class SessionInitiation {
     const written = await this.pipeline.run(
       { kind: 'reopen', sessionId, operatorId, message, now },
       {
-        guards: [operatorAssigned.name, noOpenSession.name],
+        guards: [operatorAssigned.name, notOptedOut.name, noOpenSession.name],
         // Earlier messages of the session may still wait in the outbox: this one queues behind them.
-        write: () => this.writer.write({ kind: 'reopen', sessionId, operatorId, message: message ?? null, outbox: UNCLAIMED, at: now }),
+        write: (_reach, facts) =>
+          this.writer.write({ kind: 'reopen', sessionId, operatorId, message: message ?? null, catalogueVersion: catalogueVersionOf(facts), outbox: UNCLAIMED, at: now }),
       },
     );
     return this.#handOver(written);
@@ -106,6 +108,7 @@ export class SessionInitiation {
 function createWrite(
   ask: { liveChatId: string; operatorId: string; now: Date } & ReturnType<typeof checkInitiationFormats>,
   reach: Required<Reach>,
+  facts: Readonly<Facts>,
   outbox: CreateWrite['outbox'],
 ): CreateWrite {
   const { account } = reach;
@@ -127,8 +130,13 @@ function createWrite(
     account: account.value,
     addAccountTo: ask.inlineContact ? null : column,
     peer: reach.peer,
+    consentKeys: consentKeys(reach, facts),
     message: ask.message ?? null,
+    catalogueVersion: catalogueVersionOf(facts),
     outbox,
     at: ask.now,
   };
 }
+
+/** The template catalogue's version check 6 read, for the write to guard; null when it read none. */
+export const catalogueVersionOf = (facts: Readonly<Facts>) => facts.template?.catalogueVersion ?? null;

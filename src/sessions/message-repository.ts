@@ -3,16 +3,18 @@ import type { Database, MessageRow } from '../db/types.js';
 import type { MessageContent } from '../domain/message.js';
 import { replySubject } from './initiation-rows.js';
 import type { OutboxEntry } from './outbound-queue.js';
+import { catalogueGuard, consentGuard } from './write-guards.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
 /**
- * Queues an operator's message on a session, guarded: only while the session is open and the
- * operator assigned to its live chat. Undefined when a guard held it back.
+ * Queues an operator's message on a session, guarded: only while the session is open, the
+ * operator assigned to its live chat, the person not opted out and the template catalogue as
+ * checked. Undefined when a guard held it back.
  */
 export async function insertOutboundMessage(
   db: Db,
-  m: { sessionId: string; operatorId: string; content: MessageContent; outbox: OutboxEntry; at: Date },
+  m: { sessionId: string; operatorId: string; content: MessageContent; catalogueVersion: number | null; outbox: OutboxEntry; at: Date },
 ): Promise<MessageRow | undefined> {
   const result = await sql<MessageRow>`
     INSERT INTO messages (session_id, live_chat_id, direction, kind, text, template, subject, status, next_attempt_at, locked_until, attempts, created_at, updated_at)
@@ -23,6 +25,8 @@ export async function insertOutboundMessage(
     FROM sessions AS s
     WHERE s.id = ${m.sessionId} AND s.status = 'open'
       AND EXISTS (SELECT 1 FROM live_chat_operators AS o WHERE o.live_chat_id = s.live_chat_id AND o.operator_id = ${m.operatorId})
+      AND ${consentGuard(sql`s.live_chat_id`, sql`ARRAY[s.account, s.peer]`)}
+      AND ${catalogueGuard(sql`s.live_chat_id`, sql`${m.catalogueVersion}::integer`)}
     RETURNING *
   `.execute(db);
   return result.rows[0];

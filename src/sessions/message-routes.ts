@@ -35,7 +35,7 @@ export const messageRoutes: FastifyPluginAsyncTypebox<{ messages: MessageService
             ...SESSION_NOT_FOUND,
             403: 'The operator is not assigned to the live chat (`operator_not_assigned`).',
             409: 'The session is closed (`session_not_open`).',
-            422: '`whatsapp_template_required`, `template_not_supported` or `subject_not_supported`.',
+            422: '`whatsapp_template_required`, `contact_opted_out`, `template_not_supported`, `subject_not_supported` or a template check (`template_not_found`, `template_not_approved`, `template_parameters_mismatch`).',
           }),
         ),
       },

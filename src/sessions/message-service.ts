@@ -2,6 +2,8 @@ import type { Kysely } from 'kysely';
 import type { Clock } from '../clock.js';
 import type { Database } from '../db/types.js';
 import { operatorAssigned } from './checks.js';
+import { notOptedOut } from './consent-check.js';
+import { catalogueVersionOf } from './initiation.js';
 import { type MessageInput, checkMessage } from './formats.js';
 import { type Message, toMessage, toQueuedMessage } from './model.js';
 import { insertOutboundMessage, listSessionMessages } from './message-repository.js';
@@ -21,8 +23,9 @@ export class MessageService {
 
   /**
    * Queues a message on an open session for delivery, by the same checks as initiation: the
-   * session is open, the operator assigned, the content fits the channel, WhatsApp free text
-   * is inside the 24-hour window. Throws the refusal.
+   * session is open, the operator assigned, the content fits the channel (and the template its
+   * catalogue), the person has not opted out, WhatsApp free text is inside the 24-hour window.
+   * Throws the refusal.
    */
   async send(sessionId: string, operatorId: string, input: MessageInput): Promise<Message> {
     const content = checkMessage(input, '');
@@ -30,10 +33,11 @@ export class MessageService {
     const { session, message } = await this.pipeline.run(
       { kind: 'send', sessionId, operatorId, message: content, now },
       {
-        guards: [operatorAssigned.name],
+        guards: [operatorAssigned.name, notOptedOut.name],
         write: async (_reach, facts) => {
           const session = facts.session!;
-          const message = await insertOutboundMessage(this.db, { sessionId, operatorId, content, outbox: UNCLAIMED, at: now });
+          const catalogueVersion = catalogueVersionOf(facts);
+          const message = await insertOutboundMessage(this.db, { sessionId, operatorId, content, catalogueVersion, outbox: UNCLAIMED, at: now });
           return message && { session, message };
         },
       },

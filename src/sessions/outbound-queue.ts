@@ -35,10 +35,10 @@ export interface QueuedMessage {
  */
 export interface OutboundQueue {
   /**
-   * The entry for a message nothing can precede — the first of a new session — asked right
-   * before it is written: delivery may let this replica's dispatcher hold it already.
+   * The entry for a message nothing can precede — the first of a new session on the live
+   * chat — asked right before it is written: delivery may let this replica's dispatcher hold it already.
    */
-  entryForFirstMessage(): OutboxEntry;
+  entryForFirstMessage(liveChatId: string): OutboxEntry;
   /** The messages were committed to the outbox (with the entries asked for). Never throws. */
   committed(messages: readonly QueuedMessage[]): void;
 }

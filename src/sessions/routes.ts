@@ -29,7 +29,9 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ sessions: SessionService
         description:
           'Checks, in order: formats (400), live chat exists (404 `live_chat_not_found`), operator assigned (403 ' +
           '`operator_not_assigned`), contact exists (404 `contact_not_found`), account fits the channel (422 ' +
-          '`account_channel_mismatch`, `account_required`, `template_not_supported`, `subject_not_supported`), Telegram prior contact (422 ' +
+          '`account_channel_mismatch`, `account_required`, `template_not_supported`, `subject_not_supported`), the template fits the synced ' +
+          'catalogue (422 `template_not_found`, `template_not_approved`, `template_parameters_mismatch`), the person has ' +
+          'not opted out (422 `contact_opted_out`), Telegram prior contact (422 ' +
           '`telegram_no_prior_contact`), WhatsApp 24-hour window for free text (422 `whatsapp_template_required`), ' +
           'no open session with the same person (409 `session_already_open`). A refusal changes nothing.',
         headers: IdempotencyHeaders,
@@ -45,6 +47,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ sessions: SessionService
             },
             422:
               'A channel rule refused: `account_channel_mismatch`, `account_required`, `template_not_supported`, `subject_not_supported`, ' +
+              '`template_not_found`, `template_not_approved`, `template_parameters_mismatch`, `contact_opted_out`, ' +
               '`telegram_no_prior_contact`, `whatsapp_template_required`.',
           }),
         ),
@@ -153,7 +156,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ sessions: SessionService
             ...SESSION_NOT_FOUND,
             403: 'The operator is not assigned to the live chat (`operator_not_assigned`).',
             409: 'This or another session with the person is open (`session_already_open`, with `existingSessionId`).',
-            422: '`telegram_no_prior_contact`, `whatsapp_template_required`, `template_not_supported` or `subject_not_supported`.',
+            422: '`telegram_no_prior_contact`, `whatsapp_template_required`, `contact_opted_out`, `template_not_supported`, `subject_not_supported` or a template check (`template_not_found`, `template_not_approved`, `template_parameters_mismatch`).',
           }),
         ),
       },

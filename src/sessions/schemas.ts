@@ -1,17 +1,38 @@
 import { Type } from 'typebox';
 import { ContactInput } from '../contacts/schemas.js';
 import { CHANNEL_TYPES } from '../domain/channel.js';
-import { MESSAGE_DIRECTIONS, MESSAGE_KINDS, MESSAGE_STATUSES } from '../domain/message.js';
+import { MESSAGE_DIRECTIONS, MESSAGE_KINDS, MESSAGE_STATUSES, TEMPLATE_BUTTON_SUB_TYPES, TEMPLATE_MEDIA_TYPES } from '../domain/message.js';
 import { SESSION_ORIGINS, SESSION_STATUSES } from '../domain/session.js';
 import { NullableTimestamp, OneOf, OperatorId, Timestamp, Uuid } from '../http/schemas.js';
 
 const ChannelName = OneOf(CHANNEL_TYPES);
+
+const TemplateHeaderSchema = Type.Object(
+  {
+    type: OneOf(['text', ...TEMPLATE_MEDIA_TYPES] as const),
+    text: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, description: 'The `{{1}}` of a text header (type `text` only).' })),
+    link: Type.Optional(Type.String({ minLength: 1, maxLength: 2048, pattern: '^https://', description: 'The media’s https URL (image, video, document).' })),
+    filename: Type.Optional(Type.String({ minLength: 1, maxLength: 240, description: 'The file name the person sees (document only).' })),
+  },
+  { additionalProperties: false, description: 'The header’s parameter: `{ type: "text", text }` or `{ type: "image"|"video"|"document", link, filename? }`.' },
+);
+
+const TemplateButtonSchema = Type.Object(
+  {
+    index: Type.Integer({ minimum: 0, maximum: 9, description: 'The button’s position in the template, from 0.' }),
+    subType: OneOf(TEMPLATE_BUTTON_SUB_TYPES),
+    parameter: Type.String({ minLength: 1, maxLength: 2000, description: 'The URL’s `{{1}}`, the quick reply’s payload or the coupon code.' }),
+  },
+  { additionalProperties: false },
+);
 
 export const TemplateSchema = Type.Object(
   {
     name: Type.String({ pattern: '^[a-z0-9_]{1,512}$', description: 'An approved WhatsApp template name.' }),
     language: Type.String({ pattern: '^[a-z]{2,3}(_[A-Z]{2})?$', description: 'Template language code, e.g. `en_US`.' }),
     parameters: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 1024 }), { maxItems: 100, description: 'Body parameters, in order.' })),
+    header: Type.Optional(TemplateHeaderSchema),
+    buttons: Type.Optional(Type.Array(TemplateButtonSchema, { maxItems: 10, description: 'Parameters of the template’s buttons, each button at most once.' })),
   },
   { additionalProperties: false },
 );
@@ -74,7 +95,13 @@ export const MessageSchema = Type.Object(
     kind: OneOf(MESSAGE_KINDS, { description: 'A Telegram photo is `image`, a voice note `audio`; an email is `text`.' }),
     text: Type.Union([Type.String(), Type.Null()], { description: 'The text, a caption, or an email’s plain-text body.' }),
     template: Type.Union([
-      Type.Object({ name: Type.String(), language: Type.String(), parameters: Type.Optional(Type.Array(Type.String())) }),
+      Type.Object({
+        name: Type.String(),
+        language: Type.String(),
+        parameters: Type.Optional(Type.Array(Type.String())),
+        header: Type.Optional(TemplateHeaderSchema),
+        buttons: Type.Optional(Type.Array(TemplateButtonSchema)),
+      }),
       Type.Null(),
     ]),
     media: Type.Union(

@@ -11,6 +11,7 @@ import { telegramWebhookRoutes } from './telegram-routes.js';
 import { TelegramWebhookService } from './telegram-service.js';
 import { whatsappWebhookRoutes } from './whatsapp-routes.js';
 import { WhatsAppWebhookService } from './whatsapp-service.js';
+import type { InboundHooks } from './inbound-hooks.js';
 
 export interface WebhookRoutesOptions {
   db: Kysely<Database>;
@@ -18,6 +19,7 @@ export interface WebhookRoutesOptions {
   clock: Clock;
   /** Told when delivery reports kept for later moved their messages (and appended events). */
   events: EventsAppended;
+  hooks: InboundHooks;
 }
 
 /**
@@ -26,7 +28,7 @@ export interface WebhookRoutesOptions {
  * channel's secret; an email arrives raw (`message/rfc822`). Other content types are refused (415). The rest of the app keeps Fastify's
  * JSON parser.
  */
-export const webhookRoutes: FastifyPluginAsync<WebhookRoutesOptions> = async (app, { db, liveChats, clock, events }) => {
+export const webhookRoutes: FastifyPluginAsync<WebhookRoutesOptions> = async (app, { db, liveChats, clock, events, hooks }) => {
   // Early delivery reports and replay protection need looking after in the background.
   const housekeeping = new WebhookHousekeeping(db, clock, app.log, events);
   app.addHook('onReady', async () => housekeeping.start());
@@ -37,7 +39,7 @@ export const webhookRoutes: FastifyPluginAsync<WebhookRoutesOptions> = async (ap
   // Inbound email: the raw message, parsed by the route after the inbox's secret is checked.
   app.addContentTypeParser('message/rfc822', { parseAs: 'buffer', bodyLimit: EMAIL_BODY_LIMIT_BYTES }, (_request, body, done) => done(null, body));
 
-  await app.register(telegramWebhookRoutes, { telegram: new TelegramWebhookService(db, liveChats, clock) });
-  await app.register(whatsappWebhookRoutes, { whatsapp: new WhatsAppWebhookService(db, liveChats, clock) });
+  await app.register(telegramWebhookRoutes, { telegram: new TelegramWebhookService(db, liveChats, clock, hooks) });
+  await app.register(whatsappWebhookRoutes, { whatsapp: new WhatsAppWebhookService(db, liveChats, clock, hooks) });
   await app.register(emailWebhookRoutes, { email: new EmailWebhookService(db, liveChats, clock) });
 };

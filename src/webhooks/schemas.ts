@@ -44,9 +44,19 @@ const TelegramMessage = Type.Object({
   ),
 });
 
+const TelegramChatMemberUpdated = Type.Object({
+  chat: Type.Object({ id: Type.Integer(), type: Type.String() }),
+  from: TelegramUser,
+  date: Type.Optional(Type.Integer()),
+  new_chat_member: Type.Object({ status: Type.Optional(Type.String({ description: '`kicked`: the person blocked the bot; `member`: they unblocked it.' })) }),
+});
+
 export const TelegramUpdate = Type.Object(
-  { update_id: Type.Integer({ minimum: 0 }), message: Type.Optional(TelegramMessage) },
-  { description: 'A Telegram Update. Only `message` in a private chat is used; other update types are acknowledged and ignored.' },
+  { update_id: Type.Integer({ minimum: 0 }), message: Type.Optional(TelegramMessage), my_chat_member: Type.Optional(TelegramChatMemberUpdated) },
+  {
+    description:
+      'A Telegram Update. `message` in a private chat and `my_chat_member` (the person blocked or unblocked the bot) are used; other update types are acknowledged and ignored.',
+  },
 );
 export type TelegramUpdate = Static<typeof TelegramUpdate>;
 

@@ -12,6 +12,7 @@ import type { TelegramUpdate } from './schemas.js';
 import { secretsMatch } from './signature.js';
 import { telegramInboundContent } from './telegram-content.js';
 import { webhookChannel } from './webhook-channel.js';
+import type { InboundHooks } from './inbound-hooks.js';
 
 export type TelegramOutcome = 'processed' | 'duplicate' | 'ignored';
 
@@ -23,6 +24,7 @@ export class TelegramWebhookService {
     private readonly db: Kysely<Database>,
     private readonly liveChats: LiveChatService,
     private readonly clock: Clock,
+    private readonly hooks: InboundHooks,
   ) {}
 
   /**
@@ -45,6 +47,7 @@ export class TelegramWebhookService {
    * updates that are not a person's message in a private chat. Safe to retry.
    */
   async handleUpdate(liveChatId: string, update: TelegramUpdate): Promise<TelegramOutcome> {
+    if (update.my_chat_member) return this.#handleChatMember(liveChatId, update.update_id, update.my_chat_member);
     const message = update.message;
     const sender = message?.from;
     if (!message || !sender || sender.is_bot === true || message.chat.type !== 'private') return 'ignored';
@@ -67,8 +70,17 @@ export class TelegramWebhookService {
       const person = { liveChatId, channel: 'telegram' as const, account, peer: `tg:${sender.id}`, name: name || account, detail: known.phone ? { column: 'phones' as const, value: known.phone } : null };
       // message_id counts per chat, so the chat makes it unique on the live chat.
       const providerMessageId = `${message.chat.id}:${message.message_id}`;
+      await this.hooks.consent.fromMessage(trx, { liveChatId, channel: 'telegram', account: person.peer, text: message.text ?? null });
       await storeInboundMessage(trx, person, { ...telegramInboundContent(message), subject: null, providerMessageId, at });
       return 'processed';
+    });
+  }
+
+  /** The person blocked the bot (`kicked`) or unblocked it (`member`): consent, once per update_id. */
+  #handleChatMember(liveChatId: string, updateId: number, change: NonNullable<TelegramUpdate['my_chat_member']>): Promise<TelegramOutcome> {
+    return this.db.transaction().execute(async (trx) => {
+      if (!(await recordProcessedEvent(trx, liveChatId, `tg:${updateId}`, this.clock.now()))) return 'duplicate';
+      return (await this.hooks.consent.fromChatMember(trx, liveChatId, change)) ? 'processed' : 'ignored';
     });
   }
 }

@@ -15,6 +15,7 @@ import type { WhatsAppInboundMessage, WhatsAppNotification, WhatsAppStatus } fro
 import { isValidHubSignature, secretsMatch } from './signature.js';
 import { webhookChannel } from './webhook-channel.js';
 import { whatsAppInboundContent } from './whatsapp-content.js';
+import type { InboundHooks } from './inbound-hooks.js';
 
 export interface WhatsAppOutcome {
   /** Inbound messages recorded now; replays are not counted. */
@@ -32,6 +33,7 @@ export class WhatsAppWebhookService {
     private readonly db: Kysely<Database>,
     private readonly liveChats: LiveChatService,
     private readonly clock: Clock,
+    private readonly hooks: InboundHooks,
   ) {}
 
   /**
@@ -71,6 +73,7 @@ export class WhatsAppWebhookService {
    * outbound messages forwards only. Changes for another phone number are ignored. Safe to retry.
    */
   async handleNotification(liveChatId: string, channel: WhatsAppChannel, notification: WhatsAppNotification): Promise<WhatsAppOutcome> {
+    await this.hooks.templates.applyStatusWebhook(liveChatId, channel, notification);
     const changes = notification.entry
       .flatMap((entry) => entry.changes)
       .filter((change) => change.field === 'messages' && (change.value.metadata?.phone_number_id ?? channel.phoneNumberId) === channel.phoneNumberId);
@@ -99,7 +102,9 @@ export class WhatsAppWebhookService {
     const phone = whatsAppPeer(`+${message.from}`);
     await recordChannelContact(trx, { liveChatId, externalUserId: message.from, phone, at });
     const person = { liveChatId, channel: 'whatsapp' as const, account: phone, peer: phone, name: profileName || phone, detail: { column: 'phones' as const, value: phone } };
-    await storeInboundMessage(trx, person, { ...whatsAppInboundContent(message), subject: null, providerMessageId: message.id, at });
+    const content = whatsAppInboundContent(message);
+    await this.hooks.consent.fromMessage(trx, { liveChatId, channel: 'whatsapp', account: phone, text: content.text });
+    await storeInboundMessage(trx, person, { ...content, subject: null, providerMessageId: message.id, at });
     return true;
   }
 

@@ -171,6 +171,19 @@ describe('a restricted key on session batches and the event log', () => {
   });
 });
 
+describe('a restricted key on opt-outs and templates', () => {
+  it('opts out and lists only on its live chats; another live chat answers 404 and keeps its list', async () => {
+    const account = encodeURIComponent('ann@example.com');
+    expectProblem(await call(t.app, 'PUT', `/live-chats/${theirs.liveChatId}/opt-outs/${account}`, {}, { key }), 404, 'live_chat_not_found');
+    expectProblem(await call(t.app, 'GET', `/live-chats/${theirs.liveChatId}/opt-outs`, undefined, { key }), 404, 'live_chat_not_found');
+    expectProblem(await call(t.app, 'GET', `/live-chats/${theirs.liveChatId}/templates`, undefined, { key }), 404, 'live_chat_not_found');
+    expect((await call(t.app, 'GET', `/live-chats/${theirs.liveChatId}/opt-outs`)).data.items).toEqual([]);
+    expect((await call(t.app, 'PUT', `/live-chats/${ours.liveChatId}/opt-outs/${account}`, {}, { key })).statusCode).toBe(204);
+    const listed = await call(t.app, 'GET', `/live-chats/${ours.liveChatId}/opt-outs`, undefined, { key });
+    expect(listed.data.items.map((o: { account: string }) => o.account)).toEqual(['ann@example.com']);
+  });
+});
+
 describe('declaring the live chat of a route', () => {
   it('stops start-up when a sessions route does not say how it finds its live chat', async () => {
     const database = await createTestDatabase();

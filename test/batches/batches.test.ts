@@ -65,8 +65,9 @@ describe('POST /session-batches', () => {
     const { liveChatId, operatorId } = await liveChatWithOperator(t.app, 'telegram');
     const usernames = Array.from({ length: 300 }, (_, i) => `@batch_${Date.now().toString(36)}_${i}`);
     await peopleWrote(liveChatId, usernames.slice(0, 299));
-    const optedOut = null; // consent joins once opt-outs exist (see the contract's check 7)
-    void optedOut;
+    // Someone who opted out of the live chat (check 7).
+    const optOut = await call(t.app, 'PUT', `/live-chats/${liveChatId}/opt-outs/${encodeURIComponent(usernames[30]!)}`, { reason: 'asked by phone' });
+    expect(optOut.statusCode, optOut.body).toBe(204);
     // Someone with a session already open.
     const open = await call(t.app, 'POST', '/sessions', { liveChatId, operatorId, contact: { name: 'Open' }, account: usernames[10] });
     expect(open.statusCode, open.body).toBe(201);
@@ -81,12 +82,13 @@ describe('POST /session-batches', () => {
 
     startWorker({ chunk: 64 });
     const batch = await finished(created.data.id);
-    expect(batch).toMatchObject({ status: 'done', counts: { pending: 0, created: 298, refused: 3, canceled: 0 }, finishedAt: expect.any(String) });
+    expect(batch).toMatchObject({ status: 'done', counts: { pending: 0, created: 297, refused: 4, canceled: 0 }, finishedAt: expect.any(String) });
 
     const outcomes = await allRecipients(created.data.id);
     expect(outcomes.map((r) => r.index)).toEqual(Array.from({ length: 301 }, (_, i) => i));
     const byRef = new Map(outcomes.map((r) => [r.reference, r]));
     expect(byRef.get('crm-10')).toMatchObject({ outcome: 'refused', sessionId: null, error: { status: 409, code: 'session_already_open', existingSessionId: open.data.id } });
+    expect(byRef.get('crm-30')).toMatchObject({ outcome: 'refused', sessionId: null, error: { status: 422, code: 'contact_opted_out' } });
     expect(byRef.get('crm-299')).toMatchObject({ outcome: 'refused', account: usernames[299], error: { status: 422, code: 'telegram_no_prior_contact' } });
     const first = byRef.get('crm-20')!;
     expect(first).toMatchObject({ outcome: 'created', account: usernames[20], error: null });
@@ -97,10 +99,10 @@ describe('POST /session-batches', () => {
     expect(messages.data.items).toEqual([expect.objectContaining({ direction: 'outbound', text: 'Our shop opens late today.', status: 'queued' })]);
     // Every created recipient has its own session, and no other session was opened.
     const sessions = await sql<{ n: number }>`SELECT count(*)::integer AS n FROM sessions WHERE live_chat_id = ${liveChatId}`.execute(t.database.handle.db);
-    expect(Number(sessions.rows[0]!.n)).toBe(299);
+    expect(Number(sessions.rows[0]!.n)).toBe(298);
 
     const refused = await call(t.app, 'GET', `/session-batches/${created.data.id}/recipients?outcome=refused`);
-    expect(refused.data.items.map((r: { reference: string }) => r.reference)).toEqual(['crm-10', 'crm-299', 'crm-dup']);
+    expect(refused.data.items.map((r: { reference: string }) => r.reference)).toEqual(['crm-10', 'crm-30', 'crm-299', 'crm-dup']);
     // batch.completed, once.
     const completed = await call(t.app, 'GET', `/events?liveChatId=${liveChatId}&types=batch.completed`);
     expect(completed.data.items).toHaveLength(1);

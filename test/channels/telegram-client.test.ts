@@ -37,7 +37,8 @@ describe('Telegram client', () => {
   ])('classifies %i %s as permanent', async (status, description) => {
     standIn.replyNext(telegramError(status, description));
     const result = await client.send(liveChatWith(channel), textMessage('11111', 'Hi'));
-    expect(result).toEqual({ outcome: 'permanent', code: `telegram_${status}`, message: description });
+    const blocked = description.includes('blocked by the user') ? { recipientBlocked: true } : {};
+    expect(result).toEqual({ outcome: 'permanent', code: `telegram_${status}`, message: description, ...blocked });
   });
 
   it('honours retry_after on 429', async () => {

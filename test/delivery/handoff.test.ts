@@ -161,6 +161,8 @@ describe('handing over and claiming, without the app dispatcher', () => {
         account: address,
         addAccountTo: null,
         peer: address,
+        consentKeys: [address],
+        catalogueVersion: null,
         message: { text: `Hello ${i}` },
         outbox: leaseMs === null ? UNCLAIMED : { lockedUntil: new Date(Date.now() + leaseMs), attempts: 1 },
         at: new Date(),
@@ -202,11 +204,12 @@ describe('handing over and claiming, without the app dispatcher', () => {
 
   it('offers no lease while the dispatcher is not running, and its own lease while it runs', async () => {
     const d = dispatcher({ leaseMs: 30_000 });
-    expect(d.leaseForNewMessage()).toBeNull();
+    const liveChatId = crypto.randomUUID();
+    expect(d.leaseForNewMessage(liveChatId)).toBeNull();
     d.start();
-    expect(d.leaseForNewMessage()).toBe(30_000);
+    expect(d.leaseForNewMessage(liveChatId)).toBe(30_000);
     await d.stop();
-    expect(d.leaseForNewMessage()).toBeNull();
+    expect(d.leaseForNewMessage(liveChatId)).toBeNull();
   });
 
   it('gives a message handed to a dispatcher that was never started back to the outbox', async () => {
@@ -238,14 +241,15 @@ describe('handing over and claiming, without the app dispatcher', () => {
     const written = await queue(4, 60_000);
     const d = dispatcher({ concurrency: 1 });
     d.start();
-    expect(d.leaseForNewMessage()).not.toBeNull();
+    const liveChatId = written[0]!.session.live_chat_id;
+    expect(d.leaseForNewMessage(liveChatId)).not.toBeNull();
 
     for (const w of written) d.handOver(claimOf(w));
 
     // One in flight (its provider never answers), three waiting: 4 × concurrency, the backlog is full.
     await waitUntil(() => sends.length === 1, { what: 'the first handed-over message to be sent' });
     expect(sends).toEqual([written[0]!.message!.id]);
-    expect(d.leaseForNewMessage()).toBeNull();
+    expect(d.leaseForNewMessage(liveChatId)).toBeNull();
 
     await d.stop({ graceMs: 50 });
 

@@ -34,7 +34,7 @@ describe('POST /live-chats', () => {
     expect(created.data).toEqual({
       id: expect.stringMatching(/^[0-9a-f-]{36}$/),
       name: 'whatsapp desk',
-      channel: { type: 'whatsapp', phoneNumberId: '106540352242922', appSecretSet: true, verifyTokenSet: true },
+      channel: { type: 'whatsapp', phoneNumberId: '106540352242922', businessAccountId: null, appSecretSet: true, verifyTokenSet: true, sendRatePerSecond: 80 },
       secretsReadable: true,
       createdAt: expect.any(String),
       updatedAt: expect.any(String),
@@ -44,7 +44,7 @@ describe('POST /live-chats', () => {
 
   it('connects a Telegram bot and shows its public bot id only', async () => {
     const created = await create('telegram');
-    expect(created.data.channel).toEqual({ type: 'telegram', botId: '123456789', webhookSecretSet: true });
+    expect(created.data.channel).toEqual({ type: 'telegram', botId: '123456789', webhookSecretSet: true, sendRatePerSecond: 30 });
     expectNoSecrets(created);
   });
 
@@ -85,6 +85,7 @@ describe('POST /live-chats', () => {
       address: 'Support@example.com',
       smtp: { host: 'smtp.example.com', port: 465, secure: true, allowPlaintext: false, passwordSet: true },
       inboundSecretSet: false,
+      sendRatePerSecond: 10,
     });
     expectNoSecrets(created);
     const plain = await create('email', { smtp: { host: 'smtp.example.com', port: 587 } });
@@ -159,6 +160,7 @@ describe('PATCH /live-chats/{id}', () => {
       accessToken: 'EAAG-new-token',
       appSecret: 'whatsapp-app-secret',
       verifyToken: 'whatsapp-verify-token',
+      sendRatePerSecond: 80,
     });
   });
 
@@ -175,7 +177,7 @@ describe('PATCH /live-chats/{id}', () => {
     const created = await create('telegram');
     const patched = await call(t.app, 'PATCH', `/live-chats/${created.data.id}`, { name: 'Bot desk' });
     expect(patched.data).toMatchObject({ name: 'Bot desk', channel: created.data.channel });
-    expect((await t.app.services.liveChats.get(created.data.id)).channel).toEqual({ ...channels.telegram(), botId: '123456789' });
+    expect((await t.app.services.liveChats.get(created.data.id)).channel).toEqual({ ...channels.telegram(), botId: '123456789', sendRatePerSecond: 30 });
   });
 
   it('refuses a change of channel type with 422 channel_type_immutable', async () => {

@@ -13,6 +13,8 @@ import {
   telegramPriorContact,
   whatsAppWindow,
 } from '../../src/sessions/checks.js';
+import { notOptedOut } from '../../src/sessions/consent-check.js';
+import { templateFits } from '../../src/sessions/template-check.js';
 import { Decision, type Step } from '../../src/sessions/decision.js';
 
 // The rules as pure functions over facts: no database here. Facts are handed to the decision
@@ -35,7 +37,13 @@ const passing: Required<Facts> = {
   contact: { phones: [PHONE.value], emails: [] },
   channelContact: { externalUserId: '4915123456789', lastInboundAt: new Date(NOW.getTime() - HOUR) },
   holderId: null,
+  template: { catalogueVersion: 0, entry: null, cached: false },
+  optedOut: false,
 };
+
+/** A synced catalogue's entry for the template of create(). */
+const approved = { name: 'order_update', language: 'en_US', status: 'APPROVED', category: 'UTILITY', bodyParameters: 0, header: null, buttons: [] };
+const synced = (entry: object | null) => ({ template: { catalogueVersion: 4, entry: entry as typeof approved | null, cached: false } });
 
 /** Runs the decision to its end, answering each request for facts from `facts`; returns the last step and what was asked. */
 function decide(decision: Decision, facts: Facts): { step: Step; asked: FactName[][] } {
@@ -49,7 +57,7 @@ function decide(decision: Decision, facts: Facts): { step: Step; asked: FactName
 }
 
 const refusalOf = (step: Step) => (step.outcome === 'refused' ? step.refusal.code : step.outcome);
-const GUARDED = [operatorAssigned.name, contactExists.name, noOpenSession.name];
+const GUARDED = [operatorAssigned.name, contactExists.name, notOptedOut.name, noOpenSession.name];
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -71,6 +79,11 @@ describe('deciding an initiation over loaded facts', () => {
     ['an unknown contact (4) before an account that does not fit (5)', { contact: null }, 'contact_not_found', { contactId: 'c-1', account: { kind: 'email', value: 'a@b.example' } }],
     ['an account that does not fit (5) before a person who never wrote (9)', { channelContact: null }, 'account_channel_mismatch', { account: { kind: 'username', value: '@ann_b' } }],
     ['a template off WhatsApp (5) before a Telegram person who never wrote (8)', { liveChat: { id: 'lc-1', channel: 'telegram' }, channelContact: null }, 'template_not_supported'],
+    ['a template the synced catalogue lacks (6) before an opted-out person (7)', { ...synced(null), optedOut: true }, 'template_not_found'],
+    ['a template not approved (6)', synced({ ...approved, status: 'PAUSED' }), 'template_not_approved'],
+    ['parameters that do not fit the template (6)', synced({ ...approved, bodyParameters: 1 }), 'template_parameters_mismatch'],
+    ['an opted-out person (7) before a Telegram person who never wrote (8)', { liveChat: { id: 'lc-1', channel: 'telegram' }, channelContact: null, optedOut: true }, 'contact_opted_out', { message: { text: 'Hi' } }],
+    ['an opted-out person (7) before the WhatsApp window (9)', { channelContact: null, optedOut: true }, 'contact_opted_out', { message: { text: 'Hi' } }],
     ['the Telegram rule (8) before an open session (10)', { liveChat: { id: 'lc-1', channel: 'telegram' }, channelContact: null, holderId: 's-1' }, 'telegram_no_prior_contact', { message: { text: 'Hi' } }],
     ['the WhatsApp window (9) before an open session (10)', { channelContact: null, holderId: 's-1' }, 'whatsapp_template_required', { message: { text: 'Hi' } }],
     ['an open session (10) last', { holderId: 's-1' }, 'session_already_open'],
@@ -89,7 +102,7 @@ describe('deciding an initiation over loaded facts', () => {
 
   it('takes the contact’s only phone when no account is given, and refuses none or several', () => {
     const ask = create({ contactId: 'c-1', inlineContact: null, account: undefined });
-    const one = decide(new Decision(ask, { guarded: GUARDED, facts: { liveChat: passing.liveChat } }), passing);
+    const one = decide(new Decision(ask, { guarded: GUARDED, facts: { liveChat: passing.liveChat, template: passing.template } }), passing);
     expect(one.asked).toEqual([['contact']]);
     expect(one.step).toMatchObject({ outcome: 'decided', reach: { account: PHONE } });
     expect(refusalOf(decide(new Decision(ask), { ...passing, contact: { phones: [], emails: ['a@b.example'] } }).step)).toBe('account_required');
@@ -100,14 +113,15 @@ describe('deciding an initiation over loaded facts', () => {
 describe('checks the write guards itself', () => {
   it('are left to the write: the common case reads nothing but what it must', () => {
     const { step, asked } = decide(new Decision(create(), { guarded: GUARDED, facts: { liveChat: passing.liveChat } }), passing);
-    expect(asked).toEqual([]);
-    expect(step).toMatchObject({ outcome: 'decided', guards: ['operatorAssigned', 'holderId'] });
+    // The template's catalogue entry comes from a cache; nothing else is read.
+    expect(asked).toEqual([['template']]);
+    expect(step).toMatchObject({ outcome: 'decided', guards: ['operatorAssigned', 'optedOut', 'holderId'] });
   });
 
   it('say why a guarded write wrote nothing, once their facts are loaded', () => {
-    const decision = new Decision(create(), { guarded: GUARDED, facts: { liveChat: passing.liveChat } });
+    const decision = new Decision(create(), { guarded: GUARDED, facts: { liveChat: passing.liveChat, template: passing.template } });
     expect(decision.step().outcome).toBe('decided');
-    decision.supply({ operatorAssigned: true, holderId: 's-9' });
+    decision.supply({ operatorAssigned: true, optedOut: false, holderId: 's-9' });
     const step = decision.step();
     expect(step).toMatchObject({ outcome: 'refused', refusal: { code: 'session_already_open', extensions: { existingSessionId: 's-9' } } });
   });
@@ -115,7 +129,7 @@ describe('checks the write guards itself', () => {
   it('come first when a later check refuses: their facts are loaded and their refusal wins', () => {
     const ask = create({ message: { text: 'Hi' } });
     const { step, asked } = decide(new Decision(ask, { guarded: GUARDED, facts: { liveChat: passing.liveChat } }), { ...passing, operatorAssigned: false, channelContact: null });
-    expect(asked).toEqual([['channelContact'], ['operatorAssigned']]);
+    expect(asked).toEqual([['channelContact'], ['operatorAssigned', 'optedOut']]);
     expect(refusalOf(step)).toBe('operator_not_assigned');
   });
 
@@ -127,7 +141,7 @@ describe('checks the write guards itself', () => {
 
   it('are never left to the write when it does not guard them', () => {
     const { asked } = decide(new Decision(create(), { facts: { liveChat: passing.liveChat } }), passing);
-    expect(asked).toEqual([['operatorAssigned'], ['holderId']]);
+    expect(asked).toEqual([['operatorAssigned'], ['template'], ['optedOut'], ['holderId']]);
   });
 });
 
@@ -157,7 +171,7 @@ describe('each check runs at most once per decision', () => {
 
 describe('one set of rules for every route', () => {
   it('creation, reopening and sending share the same rule functions', () => {
-    for (const check of [operatorAssigned, contentFits, whatsAppWindow]) {
+    for (const check of [operatorAssigned, contentFits, templateFits, notOptedOut, whatsAppWindow]) {
       expect(CHECKS.create).toContain(check);
       expect(CHECKS.reopen).toContain(check);
       expect(CHECKS.send).toContain(check);
