@@ -106,23 +106,37 @@ export type AttemptResult =
 
 /** Writes an attempt's outcome while the claim still holds; false (nothing written) once it does not. */
 export async function recordAttempt(db: Db, claim: Claim, result: AttemptResult): Promise<boolean> {
-  const updated = await db
-    .updateTable('event_deliveries')
-    .set({
-      status: result.status,
-      locked_until: null,
-      next_attempt_at: result.status === 'pending' ? sql<Date>`now() + ${Math.max(0, Math.round(result.delayMs))}::integer * interval '1 millisecond'` : null,
-      last_status_code: result.statusCode,
-      last_error: result.status === 'delivered' ? null : result.error,
-      delivered_at: result.status === 'delivered' ? sql<Date>`now()` : null,
-      updated_at: sql<Date>`now()`,
-    })
-    .where('live_chat_id', '=', claim.liveChatId)
-    .where('id', '=', claim.id)
-    .where('status', '=', sql.lit('pending'))
-    .where('locked_until', '=', claim.lockedUntil)
-    .executeTakeFirst();
-  return updated.numUpdatedRows > 0n;
+  return (await recordAttempts(db, [{ claim, result }])).has(claim.id);
+}
+
+/**
+ * recordAttempt for many attempts in one statement (one commit instead of one per webhook).
+ * Returns the ids whose claim still held; the others were not written.
+ */
+export async function recordAttempts(db: Db, attempts: readonly { claim: Claim; result: AttemptResult }[]): Promise<Set<string>> {
+  if (attempts.length === 0) return new Set();
+  const { rows } = await sql<{ id: string }>`
+    UPDATE event_deliveries AS d
+    SET status = v.status,
+        locked_until = NULL,
+        next_attempt_at = CASE WHEN v.status = 'pending' THEN now() + v.delay_ms * interval '1 millisecond' END,
+        last_status_code = v.status_code,
+        last_error = CASE WHEN v.status = 'delivered' THEN NULL ELSE v.error END,
+        delivered_at = CASE WHEN v.status = 'delivered' THEN now() END,
+        updated_at = now()
+    FROM unnest(
+      ${attempts.map((a) => a.claim.id)}::uuid[],
+      ${attempts.map((a) => a.claim.liveChatId)}::uuid[],
+      ${attempts.map((a) => a.claim.lockedUntil.toISOString())}::timestamptz[],
+      ${attempts.map((a) => a.result.status)}::text[],
+      ${attempts.map((a) => (a.result.status === 'pending' ? Math.max(0, Math.round(a.result.delayMs)) : 0))}::integer[],
+      ${attempts.map((a) => a.result.statusCode)}::integer[],
+      ${attempts.map((a) => (a.result.status === 'delivered' ? null : a.result.error))}::text[]
+    ) AS v(id, live_chat_id, locked_until, status, delay_ms, status_code, error)
+    WHERE d.live_chat_id = v.live_chat_id AND d.id = v.id AND d.status = 'pending' AND d.locked_until = v.locked_until
+    RETURNING d.id
+  `.execute(db);
+  return new Set(rows.map((r) => r.id));
 }
 
 /** Gives claims back untried (shutdown): due at once, the attempt uncounted. */

@@ -4,7 +4,8 @@ import type { DatabaseHandle } from '../db/connection.js';
 import { retryDelayMs } from '../delivery/retry-policy.js';
 import { eventJson } from '../domain/event.js';
 import type { SecretBox } from '../live-chats/secret-box.js';
-import { type AttemptResult, type ClaimedDelivery, claimDeliveries, recordAttempt, releaseClaims, releaseExpiredLeases } from './delivery-claims.js';
+import { GroupCommitter } from '../db/group-commit.js';
+import { type AttemptResult, type Claim, type ClaimedDelivery, claimDeliveries, recordAttempts, releaseClaims, releaseExpiredLeases } from './delivery-claims.js';
 import { fanOutEvents } from './delivery-repository.js';
 import type { EventLogWatch } from './log-watch.js';
 import { signWebhook } from './signature.js';
@@ -41,7 +42,7 @@ export interface EventDeliveryWorkerOptions {
 
 const FAN_OUT_BATCH = 500;
 const ERROR_BACKOFF_MAX_MS = 10_000;
-/** Wakes (new events, a slot come free) within this long share one look, so events go out in batches. */
+/** Wakes for new events within this long share one look, so events go out in batches. */
 const WAKE_COALESCE_MS = 25;
 
 /**
@@ -66,9 +67,22 @@ export class EventDeliveryWorker {
   #slotWake: NodeJS.Timeout | null = null;
   #nextRetryAt = Number.POSITIVE_INFINITY;
   #expiredLeasesCheckedAt = Number.NEGATIVE_INFINITY;
+  /** Outcomes are written in groups: under load many webhooks share one statement and commit. */
+  readonly #outcomes: GroupCommitter<{ claim: Claim; result: AttemptResult }, boolean>;
+  #slotFreed = false;
+  /** New events may wait for their fan-out (set by the log's watch, and while a fan-out had more). */
+  #eventsAppended = true;
+  #fannedOutAt = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly options: EventDeliveryWorkerOptions) {
     this.#db = options.database.db;
+    this.#outcomes = new GroupCommitter(
+      async (attempts) => {
+        const recorded = await recordAttempts(this.#db, attempts);
+        return attempts.map((a) => recorded.has(a.claim.id));
+      },
+      { maxInFlight: 1, maxBatch: 500 },
+    );
     this.#log = options.logger.child({ component: 'event-delivery' });
     this.#concurrency = options.concurrency ?? 128;
     this.#leaseMs = options.timeoutMs * 2 + 5_000;
@@ -78,7 +92,10 @@ export class EventDeliveryWorker {
   start(): void {
     if (this.#state !== 'new') return;
     this.#state = 'running';
-    this.#unsubscribe = this.options.watch.subscribe(() => this.#wakeSoon());
+    this.#unsubscribe = this.options.watch.subscribe(() => {
+      this.#eventsAppended = true;
+      this.#wakeSoon();
+    });
     this.#loop = this.#run();
   }
 
@@ -116,6 +133,7 @@ export class EventDeliveryWorker {
     let failures = 0;
     while (this.#state === 'running') {
       this.#wakeRequested = false;
+      this.#slotFreed = false;
       if (Date.now() >= this.#nextRetryAt) this.#nextRetryAt = Number.POSITIVE_INFINITY;
       let busy = false;
       try {
@@ -123,7 +141,14 @@ export class EventDeliveryWorker {
           await releaseExpiredLeases(this.#db);
           this.#expiredLeasesCheckedAt = Date.now();
         }
-        busy = (await fanOutEvents(this.#db, { batch: FAN_OUT_BATCH })).more;
+        // A look after a slot came free only claims: the fan-out runs when events were appended,
+        // while it has more, and at every poll interval (events of other replicas' writers).
+        if (this.#eventsAppended || Date.now() - this.#fannedOutAt >= this.#pollIntervalMs) {
+          this.#eventsAppended = false;
+          this.#fannedOutAt = Date.now();
+          busy = (await fanOutEvents(this.#db, { batch: FAN_OUT_BATCH })).more;
+          this.#eventsAppended ||= busy;
+        }
         const capacity = this.#concurrency - this.#inFlight.size;
         if (capacity > 0) {
           const claimed = await claimDeliveries(this.#db, { limit: capacity, perSubscription: this.options.perSubscription, leaseMs: this.#leaseMs });
@@ -149,7 +174,9 @@ export class EventDeliveryWorker {
   #track(delivery: ClaimedDelivery): void {
     const attempt = this.#attempt(delivery).finally(() => {
       this.#inFlight.delete(attempt);
-      this.#wakeSoon();
+      this.#slotFreed = true;
+      // Its subscription may have more due: look again at once, with the others that end meanwhile.
+      queueMicrotask(() => this.#slotFreed && this.wake());
     });
     this.#inFlight.add(attempt);
   }
@@ -169,7 +196,7 @@ export class EventDeliveryWorker {
         }
       }
       const result = this.#resultOf(outcome, delivery.attempts);
-      const recorded = await recordAttempt(this.#db, delivery, result);
+      const recorded = await this.#outcomes.write({ claim: delivery, result });
       if (!recorded) this.#log.warn({ deliveryId: delivery.id }, 'attempt ended after its lease; it may be made again');
       if (result.status === 'pending') this.#nextRetryAt = Math.min(this.#nextRetryAt, Date.now() + result.delayMs);
       this.#observe(result.status === 'pending' ? 'retry' : result.status);
@@ -208,10 +235,7 @@ export class EventDeliveryWorker {
     }
   }
 
-  /**
-   * Looks again soon, at most once per interval: after new events (under load, one append after
-   * another), or when a slot came free (its subscription may have more due).
-   */
+  /** Looks again soon, at most once per interval, after new events (under load, one append after another). */
   #wakeSoon(): void {
     if (this.#slotWake || this.#state !== 'running') return;
     this.#slotWake = setTimeout(() => {
