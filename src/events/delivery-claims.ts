@@ -1,4 +1,5 @@
 import { type Kysely, type Transaction, sql } from 'kysely';
+import { GroupCommitter } from '../db/group-commit.js';
 import type { Database } from '../db/types.js';
 import type { Event } from '../domain/event.js';
 import { toEvent } from './log-repository.js';
@@ -148,4 +149,15 @@ export async function releaseClaims(db: Db, claims: readonly Claim[]): Promise<v
     .where('status', '=', sql.lit('pending'))
     .where((eb) => eb.or(claims.map((c) => eb.and([eb('live_chat_id', '=', c.liveChatId), eb('id', '=', c.id), eb('locked_until', '=', c.lockedUntil)]))))
     .execute();
+}
+
+/** Writes attempts' outcomes in groups: under load many webhooks share one statement and commit. */
+export function attemptRecorder(db: Db): GroupCommitter<{ claim: Claim; result: AttemptResult }, boolean> {
+  return new GroupCommitter(
+    async (attempts) => {
+      const recorded = await recordAttempts(db, attempts);
+      return attempts.map((a) => recorded.has(a.claim.id));
+    },
+    { maxInFlight: 1, maxBatch: 500 },
+  );
 }

@@ -4,8 +4,8 @@ import type { DatabaseHandle } from '../db/connection.js';
 import { retryDelayMs } from '../delivery/retry-policy.js';
 import { eventJson } from '../domain/event.js';
 import type { SecretBox } from '../live-chats/secret-box.js';
-import { GroupCommitter } from '../db/group-commit.js';
-import { type AttemptResult, type Claim, type ClaimedDelivery, claimDeliveries, recordAttempts, releaseClaims, releaseExpiredLeases } from './delivery-claims.js';
+import type { GroupCommitter } from '../db/group-commit.js';
+import { type AttemptResult, type Claim, type ClaimedDelivery, attemptRecorder, claimDeliveries, releaseClaims, releaseExpiredLeases } from './delivery-claims.js';
 import { fanOutEvents } from './delivery-repository.js';
 import type { EventLogWatch } from './log-watch.js';
 import { signWebhook } from './signature.js';
@@ -67,7 +67,6 @@ export class EventDeliveryWorker {
   #slotWake: NodeJS.Timeout | null = null;
   #nextRetryAt = Number.POSITIVE_INFINITY;
   #expiredLeasesCheckedAt = Number.NEGATIVE_INFINITY;
-  /** Outcomes are written in groups: under load many webhooks share one statement and commit. */
   readonly #outcomes: GroupCommitter<{ claim: Claim; result: AttemptResult }, boolean>;
   #slotFreed = false;
   /** New events may wait for their fan-out (set by the log's watch, and while a fan-out had more). */
@@ -76,13 +75,7 @@ export class EventDeliveryWorker {
 
   constructor(private readonly options: EventDeliveryWorkerOptions) {
     this.#db = options.database.db;
-    this.#outcomes = new GroupCommitter(
-      async (attempts) => {
-        const recorded = await recordAttempts(this.#db, attempts);
-        return attempts.map((a) => recorded.has(a.claim.id));
-      },
-      { maxInFlight: 1, maxBatch: 500 },
-    );
+    this.#outcomes = attemptRecorder(this.#db);
     this.#log = options.logger.child({ component: 'event-delivery' });
     this.#concurrency = options.concurrency ?? 128;
     this.#leaseMs = options.timeoutMs * 2 + 5_000;
@@ -141,8 +134,7 @@ export class EventDeliveryWorker {
           await releaseExpiredLeases(this.#db);
           this.#expiredLeasesCheckedAt = Date.now();
         }
-        // A look after a slot came free only claims: the fan-out runs when events were appended,
-        // while it has more, and at every poll interval (events of other replicas' writers).
+        // Fan-out when events were appended, while it has more, and at every poll interval.
         if (this.#eventsAppended || Date.now() - this.#fannedOutAt >= this.#pollIntervalMs) {
           this.#eventsAppended = false;
           this.#fannedOutAt = Date.now();
@@ -248,10 +240,7 @@ export class EventDeliveryWorker {
     if (this.#state !== 'running' || this.#wakeRequested) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
+      function done() { clearTimeout(timer); resolve(); }
       this.#wakeUp = () => {
         this.#wakeUp = null;
         done();
