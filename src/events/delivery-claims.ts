@@ -105,14 +105,9 @@ export type AttemptResult =
   | { status: 'pending'; delayMs: number; statusCode: number | null; error: string }
   | { status: 'failed'; statusCode: number | null; error: string };
 
-/** Writes an attempt's outcome while the claim still holds; false (nothing written) once it does not. */
-export async function recordAttempt(db: Db, claim: Claim, result: AttemptResult): Promise<boolean> {
-  return (await recordAttempts(db, [{ claim, result }])).has(claim.id);
-}
-
 /**
- * recordAttempt for many attempts in one statement (one commit instead of one per webhook).
- * Returns the ids whose claim still held; the others were not written.
+ * Writes attempts' outcomes in one statement (one commit instead of one per webhook), each
+ * only while its claim still holds. Returns the ids whose claim held; the others were not written.
  */
 export async function recordAttempts(db: Db, attempts: readonly { claim: Claim; result: AttemptResult }[]): Promise<Set<string>> {
   if (attempts.length === 0) return new Set();

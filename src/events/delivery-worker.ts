@@ -68,7 +68,6 @@ export class EventDeliveryWorker {
   #nextRetryAt = Number.POSITIVE_INFINITY;
   #expiredLeasesCheckedAt = Number.NEGATIVE_INFINITY;
   readonly #outcomes: GroupCommitter<{ claim: Claim; result: AttemptResult }, boolean>;
-  #slotFreed = false;
   /** New events may wait for their fan-out (set by the log's watch, and while a fan-out had more). */
   #eventsAppended = true;
   #fannedOutAt = Number.NEGATIVE_INFINITY;
@@ -126,7 +125,6 @@ export class EventDeliveryWorker {
     let failures = 0;
     while (this.#state === 'running') {
       this.#wakeRequested = false;
-      this.#slotFreed = false;
       if (Date.now() >= this.#nextRetryAt) this.#nextRetryAt = Number.POSITIVE_INFINITY;
       let busy = false;
       try {
@@ -166,9 +164,9 @@ export class EventDeliveryWorker {
   #track(delivery: ClaimedDelivery): void {
     const attempt = this.#attempt(delivery).finally(() => {
       this.#inFlight.delete(attempt);
-      this.#slotFreed = true;
-      // Its subscription may have more due: look again at once, with the others that end meanwhile.
-      queueMicrotask(() => this.#slotFreed && this.wake());
+      // Its subscription may have more due: look again at once (attempts whose outcomes were
+      // written together end together, and share that look).
+      this.wake();
     });
     this.#inFlight.add(attempt);
   }

@@ -1,9 +1,8 @@
 import type { Kysely } from 'kysely';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type App, buildApp } from '../../src/app.js';
-import { type DatabaseHandle, connectDatabase } from '../../src/db/connection.js';
+import type { App } from '../../src/app.js';
 import type { Database } from '../../src/db/types.js';
-import { type TestApp, call, createTestApp, testConfig } from '../support/app.js';
+import { type TestApp, call, createTestApp, startSecondReplica } from '../support/app.js';
 import { liveChatWithOperator, newPhone } from '../support/fixtures.js';
 import { waitUntil } from '../support/http-stand-in.js';
 import { type TimedRequest, TimedStandIn } from '../support/timed-stand-in.js';
@@ -127,22 +126,19 @@ describe('pacing: never more than a live chat’s sendRatePerSecond', () => {
 
 describe('pacing across two replicas on one database', () => {
   let t: TestApp;
+  let replica: Awaited<ReturnType<typeof startSecondReplica>>;
   let second: App;
-  let secondDatabase: DatabaseHandle;
   let whatsapp: TimedStandIn;
 
   beforeAll(async () => {
     whatsapp = await TimedStandIn.start();
     const config = { dispatcherEnabled: true, whatsappApiBaseUrl: whatsapp.url, delivery: { maxAttempts: 3, retryBaseMs: 20, retryMaxMs: 100, providerTimeoutMs: 5_000 } };
     t = await createTestApp({ config });
-    // Another replica: on Postgres its own pool, on PGlite the same embedded database.
-    secondDatabase = t.database.url ? await connectDatabase({ databaseUrl: t.database.url, poolSize: 5 }) : t.database.handle;
-    second = await buildApp({ config: testConfig(config), database: secondDatabase, clock: t.clock });
-    await second.ready();
+    replica = await startSecondReplica(t, config);
+    second = replica.app;
   });
   afterAll(async () => {
-    await second.close();
-    if (secondDatabase !== t.database.handle) await secondDatabase.close();
+    await replica.close();
     await t.close();
     await whatsapp.close();
   });

@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type App, buildApp } from '../../src/app.js';
-import { type DatabaseHandle, connectDatabase } from '../../src/db/connection.js';
+import type { App } from '../../src/app.js';
 import { TemplateService } from '../../src/templates/service.js';
-import { type TestApp, call, createTestApp, testConfig } from '../support/app.js';
+import { type TestApp, call, createTestApp, startSecondReplica } from '../support/app.js';
 import { liveChatWithOperator, newPhone } from '../support/fixtures.js';
 import type { HttpStandIn } from '../support/http-stand-in.js';
 import { expectProblem } from '../support/problems.js';
@@ -134,21 +133,19 @@ describe('the WhatsApp template catalogue', () => {
 
 describe('check 6 across replicas', () => {
   let t: TestApp;
+  let replica: Awaited<ReturnType<typeof startSecondReplica>>;
   let second: App;
-  let secondDatabase: DatabaseHandle;
   let whatsapp: HttpStandIn;
   const catalogues = new Map<string, unknown[][]>([[WABA, [[graphTemplate('welcome', { body: 'Welcome, {{1}}!' })]]]]);
 
   beforeAll(async () => {
     whatsapp = await startWhatsAppStandIn({ catalogues });
     t = await createTestApp({ config: { whatsappApiBaseUrl: whatsapp.url } });
-    secondDatabase = t.database.url ? await connectDatabase({ databaseUrl: t.database.url, poolSize: 5 }) : t.database.handle;
-    second = await buildApp({ config: testConfig({ whatsappApiBaseUrl: whatsapp.url }), database: secondDatabase, clock: t.clock });
-    await second.ready();
+    replica = await startSecondReplica(t, { whatsappApiBaseUrl: whatsapp.url });
+    second = replica.app;
   });
   afterAll(async () => {
-    await second.close();
-    if (secondDatabase !== t.database.handle) await secondDatabase.close();
+    await replica.close();
     await t.close();
     await whatsapp.close();
   });
