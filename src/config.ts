@@ -43,7 +43,7 @@ const EnvSchema = Type.Object({
   EVENT_RETRY_BASE_MS: Type.Integer({ minimum: 10, default: 5_000 }),
   EVENT_RETRY_MAX_MS: Type.Integer({ minimum: 100, default: 3_600_000 }),
   EVENT_MAX_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 100, default: 15 }),
-  EVENT_SUBSCRIPTION_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 100, default: 8 }),
+  EVENT_SUBSCRIPTION_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 100, default: 32 }),
   EVENT_WEBHOOK_ALLOW_HTTP: Type.Union([BooleanString], { default: 'false' }),
   EVENT_WEBHOOK_ALLOW_PRIVATE: Type.Union([BooleanString], { default: 'false' }),
   OPT_OUT_KEYWORDS: Type.String({ default: 'STOP,STOPP,UNSUBSCRIBE,ARRET,BAJA,CANCELAR,ОТПИСАТЬСЯ' }),

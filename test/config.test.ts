@@ -187,7 +187,7 @@ describe('loadConfig', () => {
       retryBaseMs: 5_000,
       retryMaxMs: 3_600_000,
       maxAttempts: 15,
-      subscriptionConcurrency: 8,
+      subscriptionConcurrency: 32,
       allowHttp: false,
       allowPrivate: false,
     });

@@ -9,7 +9,7 @@ import { type AttemptResult, type Claim, type ClaimedDelivery, attemptRecorder, 
 import { fanOutEvents } from './delivery-repository.js';
 import type { EventLogWatch } from './log-watch.js';
 import { signWebhook } from './signature.js';
-import { signingSecrets } from './subscription-secrets.js';
+import { signingSecretsCache } from './subscription-secrets.js';
 import type { WebhookOutcome, WebhookSender } from './webhook-sender.js';
 
 export type EventDeliveryOutcome = 'delivered' | 'retry' | 'failed';
@@ -68,6 +68,7 @@ export class EventDeliveryWorker {
   #nextRetryAt = Number.POSITIVE_INFINITY;
   #expiredLeasesCheckedAt = Number.NEGATIVE_INFINITY;
   readonly #outcomes: GroupCommitter<{ claim: Claim; result: AttemptResult }, boolean>;
+  readonly #signingSecrets: ReturnType<typeof signingSecretsCache>;
   /** New events may wait for their fan-out (set by the log's watch, and while a fan-out had more). */
   #eventsAppended = true;
   #fannedOutAt = Number.NEGATIVE_INFINITY;
@@ -75,6 +76,7 @@ export class EventDeliveryWorker {
   constructor(private readonly options: EventDeliveryWorkerOptions) {
     this.#db = options.database.db;
     this.#outcomes = attemptRecorder(this.#db);
+    this.#signingSecrets = signingSecretsCache(options.secrets);
     this.#log = options.logger.child({ component: 'event-delivery' });
     this.#concurrency = options.concurrency ?? 128;
     this.#leaseMs = options.timeoutMs * 2 + 5_000;
@@ -199,7 +201,7 @@ export class EventDeliveryWorker {
     const now = this.options.clock.now();
     let secrets: string[];
     try {
-      secrets = signingSecrets(this.options.secrets, delivery.sealedSecrets, delivery.previousSecretExpiresAt, now);
+      secrets = this.#signingSecrets(delivery.sealedSecrets, delivery.previousSecretExpiresAt, now);
     } catch {
       return { delivered: false, statusCode: null, error: 'The subscription secret cannot be decrypted with SECRETS_KEY.' };
     }
