@@ -38,7 +38,7 @@ const PER_KIND = Number(process.env.BENCH_SEARCHES ?? 300);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 4);
 const LIMIT = Number(process.env.BENCH_LIMIT ?? 20);
 const TARGET_P99_MS = 20;
-const ADMIN_KEY = `bench-${randomBytes(12).toString('hex')}`;
+const ADMIN_KEY = `bench-search-${randomBytes(16).toString('hex')}`;
 const root = fileURLToPath(new URL('..', import.meta.url));
 
 const dbName = `bench_search_${Date.now().toString(36)}`;
