@@ -30,6 +30,7 @@ const EnvSchema = Type.Object({
   PHONE_ALLOW_PREFIXES: Type.Optional(Type.String({ pattern: '^\\s*\\+\\d{1,15}\\s*(,\\s*\\+\\d{1,15}\\s*)*$' })),
   BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, default: 262_144 }),
   DISPATCHER_ENABLED: Type.Union([BooleanString], { default: 'true' }),
+  DISPATCHER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 1000, default: 128 }),
   BATCH_WORKER_ENABLED: Type.Union([BooleanString], { default: 'true' }),
   BATCH_CHUNK_SIZE: Type.Integer({ minimum: 1, maximum: 1000, default: 200 }),
   BATCH_LEASE_MS: Type.Integer({ minimum: 1000, default: 60_000 }),
@@ -87,6 +88,8 @@ export interface Config {
   idempotencyLockMs: number;
   bodyLimitBytes: number;
   dispatcherEnabled: boolean;
+  /** Messages the dispatcher of one process has in flight at once (DISPATCHER_CONCURRENCY). */
+  dispatcherConcurrency: number;
   /** Initiate session batches' recipients in this process. */
   batchWorkerEnabled: boolean;
   /** Recipients a batch worker claims at once, and how long its claim holds. */
@@ -178,6 +181,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     idempotencyLockMs: 30_000,
     bodyLimitBytes: parsed.BODY_LIMIT_BYTES,
     dispatcherEnabled: parsed.DISPATCHER_ENABLED === 'true',
+    dispatcherConcurrency: parsed.DISPATCHER_CONCURRENCY,
     batchWorkerEnabled: parsed.BATCH_WORKER_ENABLED === 'true',
     batch: { chunk: parsed.BATCH_CHUNK_SIZE, leaseMs: parsed.BATCH_LEASE_MS },
     delivery: {

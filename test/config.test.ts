@@ -27,6 +27,7 @@ describe('loadConfig', () => {
       telegramApiBaseUrl: 'https://api.telegram.org',
       rateLimitPerMinute: 6000,
       dispatcherEnabled: true,
+      dispatcherConcurrency: 128,
     });
     expect(config.secretsKeys).toHaveLength(1);
     expect(config.secretsKeys[0]).toHaveLength(32);
@@ -102,6 +103,7 @@ describe('loadConfig', () => {
     ['EVENT_DELIVERY_TIMEOUT_MS', 'soon'],
     ['EVENT_MAX_ATTEMPTS', '0'],
     ['EVENT_SUBSCRIPTION_CONCURRENCY', '0'],
+    ['DISPATCHER_CONCURRENCY', '0'],
     ['EVENT_WEBHOOK_ALLOW_PRIVATE', 'yes'],
   ])('refuses a bad %s and names it', (name, value) => {
     const error = refusal({ [name]: value });

@@ -6,9 +6,9 @@ import type { LiveChat } from '../live-chats/model.js';
 import { type DeliveryObserver, Dispatcher } from './dispatcher.js';
 import { cachedLiveChats } from './live-chat-cache.js';
 
-/** The dispatcher with the configuration's retry policy and provider timeout. */
+/** The dispatcher with the configuration's retry policy, provider timeout and concurrency. */
 export function createDispatcher(deps: {
-  config: Pick<Config, 'delivery'>;
+  config: Pick<Config, 'delivery' | 'dispatcherConcurrency'>;
   database: DatabaseHandle;
   channels: ChannelRegistry;
   liveChats: { get(id: string): Promise<LiveChat> };
@@ -22,6 +22,7 @@ export function createDispatcher(deps: {
     liveChats: cachedLiveChats(deps.liveChats),
     policy: { maxAttempts, baseMs: retryBaseMs, maxMs: retryMaxMs },
     providerTimeoutMs,
+    concurrency: deps.config.dispatcherConcurrency,
     logger: deps.logger,
     observer: deps.observer,
   });

@@ -28,7 +28,7 @@ export interface DispatcherOptions {
   providerTimeoutMs: number;
   logger: FastifyBaseLogger;
   observer?: DeliveryObserver | undefined;
-  /** Messages in flight at once (default 64). */
+  /** Messages in flight at once (default 128): under load each waits for its outcome's group write, so fewer would cap the rate. */
   concurrency?: number | undefined;
   /** How long a claim holds before another process may take the message (default 3 × provider timeout + 5 s). */
   leaseMs?: number | undefined;
@@ -76,7 +76,7 @@ export class Dispatcher {
   constructor(private readonly options: DispatcherOptions) {
     this.#db = options.database.db;
     this.#log = options.logger.child({ component: 'dispatcher' });
-    this.#concurrency = options.concurrency ?? 64;
+    this.#concurrency = options.concurrency ?? 128;
     this.#leaseMs = options.leaseMs ?? options.providerTimeoutMs * 3 + 5_000;
     this.#pollIntervalMs = options.pollIntervalMs ?? (options.database.kind === 'pglite' ? 250 : 1_000);
     this.#handedOver = new HandoverQueue(options.providerTimeoutMs);
