@@ -196,10 +196,12 @@ async function printPlans(examples: Search[]): Promise<void> {
 async function main() {
   execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'ignore' });
   await admin(`CREATE DATABASE ${dbName}`);
-  const service = await startService();
+  // Whatever fails from here on (the service not starting too), the scratch database goes.
+  let service: Awaited<ReturnType<typeof startService>> | undefined;
   const client = new pg.Client({ connectionString: dbUrl });
-  await client.connect();
   try {
+    service = await startService();
+    await client.connect();
     console.log(`seeding ${CONTACTS} contacts…`);
     let started = performance.now();
     await client.query(readFileSync(`${root}bench/search-seed.sql`, 'utf8').replaceAll(':count', String(CONTACTS)));
@@ -232,9 +234,13 @@ async function main() {
     console.log(`\nmachine: ${cpus().length} × ${cpus()[0]?.model.trim()}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`);
     console.log(`${sequential && concurrent ? 'PASS' : 'BELOW TARGET'}: p99 ≤ ${TARGET_P99_MS} ms for every kind, one at a time and ${CONCURRENCY} at a time`);
   } finally {
-    await client.end();
-    service.child.kill('SIGTERM');
-    await new Promise((r) => service.child.once('exit', r));
+    await client.end().catch(() => {});
+    const child = service?.child;
+    if (child && child.exitCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    }
     if (process.env.BENCH_KEEP_DATABASE) console.log(`kept database ${dbName}`);
     else await admin(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
   }
