@@ -1,7 +1,11 @@
 import type { KyselyPlugin } from 'kysely';
 import type { DatabaseHandle } from '../../src/db/connection.js';
 
-/** Counts the statements sent through a Kysely instance: proof that a request did no database work. */
+/**
+ * Counts the statements sent through a Kysely instance: proof that a request did no database
+ * work. It counts every statement, so the app must run no background work that polls the
+ * database meanwhile (the batch worker, the dispatcher, the event delivery worker).
+ */
 export class StatementCounter implements KyselyPlugin {
   count = 0;
   transformQuery: KyselyPlugin['transformQuery'] = (args) => {
