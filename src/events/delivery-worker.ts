@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Clock } from '../clock.js';
 import type { DatabaseHandle } from '../db/connection.js';
+import { LoopSleep, settleWithin } from '../delivery/loop-sleep.js';
 import { retryDelayMs } from '../delivery/retry-policy.js';
 import { eventJson } from '../domain/event.js';
 import type { SecretBox } from '../live-chats/secret-box.js';
@@ -62,8 +63,7 @@ export class EventDeliveryWorker {
   #state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
   #loop: Promise<void> | null = null;
   #unsubscribe: (() => void) | null = null;
-  #wakeRequested = false;
-  #wakeUp: (() => void) | null = null;
+  readonly #sleep = new LoopSleep();
   #slotWake: NodeJS.Timeout | null = null;
   #nextRetryAt = Number.POSITIVE_INFINITY;
   #expiredLeasesCheckedAt = Number.NEGATIVE_INFINITY;
@@ -95,8 +95,7 @@ export class EventDeliveryWorker {
 
   /** Looks for new events and due deliveries now instead of at the next poll. */
   wake(): void {
-    this.#wakeRequested = true;
-    this.#wakeUp?.();
+    this.#sleep.wake(this.#state !== 'running');
   }
 
   /**
@@ -111,11 +110,7 @@ export class EventDeliveryWorker {
     this.wake();
     await this.#loop;
     if (this.#slotWake) clearTimeout(this.#slotWake);
-    let timer: NodeJS.Timeout | undefined;
-    const settled = Promise.allSettled([...this.#inFlight]).then(() => true);
-    const finished = await Promise.race([settled, new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), this.options.timeoutMs + 1_000)))]);
-    clearTimeout(timer);
-    if (!finished) {
+    if (!(await settleWithin([...this.#inFlight], this.options.timeoutMs + 1_000))) {
       this.#shutdown.abort();
       await Promise.allSettled([...this.#inFlight]);
     }
@@ -126,7 +121,7 @@ export class EventDeliveryWorker {
   async #run(): Promise<void> {
     let failures = 0;
     while (this.#state === 'running') {
-      this.#wakeRequested = false;
+      this.#sleep.awake();
       if (Date.now() >= this.#nextRetryAt) this.#nextRetryAt = Number.POSITIVE_INFINITY;
       let busy = false;
       try {
@@ -156,10 +151,10 @@ export class EventDeliveryWorker {
         if (this.#state !== 'running') break;
         const backoffMs = Math.min(ERROR_BACKOFF_MAX_MS, 250 * 2 ** failures++);
         this.#log.error({ err: error, backoffMs }, 'could not fan out or claim event deliveries');
-        await this.#sleep(backoffMs);
+        await this.#sleep.sleep(backoffMs);
         continue;
       }
-      if (!busy) await this.#sleep(Math.min(this.#pollIntervalMs, Math.max(10, this.#nextRetryAt - Date.now())));
+      if (!busy) await this.#sleep.sleep(Math.min(this.#pollIntervalMs, Math.max(10, this.#nextRetryAt - Date.now())));
     }
   }
 
@@ -234,17 +229,5 @@ export class EventDeliveryWorker {
       this.#slotWake = null;
       this.wake();
     }, WAKE_COALESCE_MS);
-  }
-
-  #sleep(ms: number): Promise<void> {
-    if (this.#state !== 'running' || this.#wakeRequested) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() { clearTimeout(timer); resolve(); }
-      this.#wakeUp = () => {
-        this.#wakeUp = null;
-        done();
-      };
-    });
   }
 }
