@@ -107,3 +107,18 @@ export class GroupCommitter<T, R> {
     group.forEach((p, i) => p.resolve(results[i]!));
   }
 }
+
+/**
+ * Group commit of outcomes guarded by a claim (one statement at a time, up to 500 outcomes in
+ * it): `writeGroup` writes those whose claim still holds and returns their ids; each outcome
+ * resolves true once written, false when its claim no longer held.
+ */
+export function claimGuardedCommitter<T extends { claim: { id: string } }>(writeGroup: (items: T[]) => Promise<Set<string>>): GroupCommitter<T, boolean> {
+  return new GroupCommitter(
+    async (items) => {
+      const written = await writeGroup(items);
+      return items.map((item) => written.has(item.claim.id));
+    },
+    { maxInFlight: 1, maxBatch: 500 },
+  );
+}

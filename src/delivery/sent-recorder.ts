@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { GroupCommitter } from '../db/group-commit.js';
+import { type GroupCommitter, claimGuardedCommitter } from '../db/group-commit.js';
 import type { Database } from '../db/types.js';
 import { type Claim, recordSentBatch } from './outbox-repository.js';
 
@@ -18,13 +18,7 @@ export class SentRecorder {
   readonly #committer: GroupCommitter<SentEntry, boolean>;
 
   constructor(db: Kysely<Database>) {
-    this.#committer = new GroupCommitter(
-      async (entries) => {
-        const recorded = await recordSentBatch(db, entries);
-        return entries.map((entry) => recorded.has(entry.claim.id));
-      },
-      { maxInFlight: 1, maxBatch: 500 },
-    );
+    this.#committer = claimGuardedCommitter((entries) => recordSentBatch(db, entries));
   }
 
   /** Resolves true once written, false when the claim no longer held; rejects if the write failed. */

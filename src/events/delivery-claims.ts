@@ -1,5 +1,5 @@
 import { type Kysely, type Transaction, sql } from 'kysely';
-import { GroupCommitter } from '../db/group-commit.js';
+import { type GroupCommitter, claimGuardedCommitter } from '../db/group-commit.js';
 import type { Database } from '../db/types.js';
 import type { Event } from '../domain/event.js';
 import { toEvent } from './log-repository.js';
@@ -148,11 +148,5 @@ export async function releaseClaims(db: Db, claims: readonly Claim[]): Promise<v
 
 /** Writes attempts' outcomes in groups: under load many webhooks share one statement and commit. */
 export function attemptRecorder(db: Db): GroupCommitter<{ claim: Claim; result: AttemptResult }, boolean> {
-  return new GroupCommitter(
-    async (attempts) => {
-      const recorded = await recordAttempts(db, attempts);
-      return attempts.map((a) => recorded.has(a.claim.id));
-    },
-    { maxInFlight: 1, maxBatch: 500 },
-  );
+  return claimGuardedCommitter((attempts) => recordAttempts(db, attempts));
 }
