@@ -15,9 +15,7 @@ export function sealSecrets(box: SecretBox, secrets: Secrets): string {
 
 /** The current secret of a sealed pair (throws when SECRETS_KEY cannot open it). */
 export function currentSecret(box: SecretBox, sealed: string): string {
-  const { current } = box.open(sealed);
-  if (!current) throw new Error('Sealed subscription secrets lack the current secret');
-  return current;
+  return openSecrets(box, sealed).current;
 }
 
 const CACHED_SUBSCRIPTIONS = 1_000;
