@@ -6,13 +6,13 @@ import { liveChatWithOperator, newPhone } from '../support/fixtures.js';
 import { waitUntil } from '../support/http-stand-in.js';
 import { expectFieldError, expectProblem } from '../support/problems.js';
 
-// Session batches: the app's own worker is off here, so that each test decides when
+// Session batches: the app's own worker is off (testConfig), so that each test decides when
 // recipients are initiated (a worker made by the test, as every replica runs one).
 
 let t: TestApp;
 const workers: BatchWorker[] = [];
 beforeAll(async () => {
-  t = await createTestApp({ config: { batchWorkerEnabled: false } });
+  t = await createTestApp();
 });
 afterEach(async () => {
   await Promise.all(workers.splice(0).map((w) => w.stop()));

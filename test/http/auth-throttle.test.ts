@@ -15,8 +15,7 @@ const statements = new StatementCounter();
 
 async function start(config: Partial<Config> = {}): Promise<App> {
   database = await createTestDatabase();
-  // No batch worker: its polls would be counted as if a request had sent them.
-  app = await buildApp({ config: testConfig({ batchWorkerEnabled: false, ...config }), database: statements.wrap(database.handle), clock });
+  app = await buildApp({ config: testConfig(config), database: statements.wrap(database.handle), clock });
   await app.ready();
   return app;
 }

@@ -15,8 +15,7 @@ const statements = new StatementCounter();
 
 beforeAll(async () => {
   database = await createTestDatabase();
-  // No batch worker: its polls would be counted as if a request had sent them.
-  app = await buildApp({ config: testConfig({ batchWorkerEnabled: false }), database: statements.wrap(database.handle) });
+  app = await buildApp({ config: testConfig(), database: statements.wrap(database.handle) });
   await app.ready();
 });
 afterAll(async () => {

@@ -24,6 +24,7 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     ADMIN_API_KEY: ADMIN_KEY,
     LOG_LEVEL: 'silent',
     DISPATCHER_ENABLED: 'false',
+    BATCH_WORKER_ENABLED: 'false',
     EVENT_DELIVERY_ENABLED: 'false',
     RATE_LIMIT_PER_MINUTE: '0',
   });

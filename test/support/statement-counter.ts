@@ -4,7 +4,7 @@ import type { DatabaseHandle } from '../../src/db/connection.js';
 /**
  * Counts the statements sent through a Kysely instance: proof that a request did no database
  * work. It counts every statement, so the app must run no background work that polls the
- * database meanwhile (the batch worker, the dispatcher, the event delivery worker).
+ * database meanwhile (testConfig turns off the dispatcher, the webhook and the batch workers).
  */
 export class StatementCounter implements KyselyPlugin {
   count = 0;
