@@ -11,7 +11,8 @@ export type Step =
 /**
  * Decides a request by the contract's checks, in the contract's order, over facts the caller
  * loads when asked: `step()` runs the checks as far as the facts allow and says what is
- * missing. No I/O here, and each check runs at most once per decision.
+ * missing. No I/O here, and each check runs at most once per decision — unless the caller,
+ * after a refusal, hands it a fresher copy of a fact it read (`reconsider`).
  *
  * A check the write enforces itself (`guarded`, by name: the operator's assignment, the
  * contact's existence, the one-open-session indexes) is left to the write while its facts are
@@ -26,8 +27,10 @@ export class Decision {
   readonly #guarded: ReadonlySet<string>;
   #next = 0;
   #deferred: Check[] = [];
-  /** A refusal found behind deferred checks (and the check's name): it stands only if they all hold. */
-  #behindDeferred: { refusal: Refusal; check: string } | null = null;
+  /** A refusal found behind deferred checks (and its check): it stands only if they all hold. */
+  #behindDeferred: { refusal: Refusal; check: Check } | null = null;
+  /** The check whose refusal `step()` returned last. */
+  #refused: Check | null = null;
 
   constructor(
     readonly ask: Ask,
@@ -58,16 +61,33 @@ export class Decision {
     return this.#deferredFacts();
   }
 
+  /**
+   * After a refusal: takes fresher copies of facts its check read (a cached fact, read again)
+   * and lets that check alone run again, first, at the next `step()`. Should it hold now,
+   * deciding goes on where it stopped; the checks before it are not run again.
+   */
+  reconsider(facts: Facts): void {
+    const check = this.#refused;
+    if (!check) throw new Error('reconsider() follows a refusal');
+    this.#refused = null;
+    this.supply(facts);
+    this.#deferred.unshift(check);
+  }
+
   step(): Step {
     // Deferred checks come before everything that ran after them: once their facts are
     // here, they run first, and their refusal wins.
     while (this.#deferred.length > 0 && this.#missing(this.#deferred[0]!).length === 0) {
       const check = this.#deferred.shift()!;
       const refusal = this.#run(check);
-      if (refusal) return this.#refuse(refusal, check.name);
+      if (refusal) return this.#refuse(refusal, check);
     }
     if (this.#deferred.length > 0 && this.#behindDeferred) return { outcome: 'load', facts: this.#deferredFacts() };
-    if (this.#behindDeferred) return this.#refuse(this.#behindDeferred.refusal, this.#behindDeferred.check);
+    if (this.#behindDeferred) {
+      const { refusal, check } = this.#behindDeferred;
+      this.#behindDeferred = null;
+      return this.#refuse(refusal, check);
+    }
 
     while (this.#next < this.#checks.length) {
       const check = this.#checks[this.#next]!;
@@ -83,8 +103,8 @@ export class Decision {
       this.#next += 1;
       const refusal = this.#run(check);
       if (!refusal) continue;
-      if (this.#deferred.length === 0) return this.#refuse(refusal, check.name);
-      this.#behindDeferred = { refusal, check: check.name };
+      if (this.#deferred.length === 0) return this.#refuse(refusal, check);
+      this.#behindDeferred = { refusal, check };
       return { outcome: 'load', facts: this.#deferredFacts() };
     }
     const reach = this.#reach as Required<Reach>;
@@ -104,9 +124,10 @@ export class Decision {
     return [...new Set(this.#deferred.flatMap((check) => this.#missing(check)))];
   }
 
-  #refuse(refusal: Refusal, check: string): Step {
-    this.#deferred = [];
-    this.#behindDeferred = null;
-    return { outcome: 'refused', refusal, check };
+  // What is left to run (deferred checks, a refusal behind them) stays: a reconsidered check
+  // that holds hands over to it.
+  #refuse(refusal: Refusal, check: Check): Step {
+    this.#refused = check;
+    return { outcome: 'refused', refusal, check: check.name };
   }
 }

@@ -2,6 +2,7 @@ import { Refusal } from '../domain/refusal.js';
 import { type Ask, CHECKS, type FactName, type Facts, type Reach } from './checks.js';
 import { Decision } from './decision.js';
 import type { FactLoader } from './facts.js';
+import type { TemplateLookup } from '../templates/service.js';
 
 /** A write that guards some facts itself: it writes nothing (undefined) when one does not hold. */
 export interface GuardedWrite<W> {
@@ -12,8 +13,13 @@ export interface GuardedWrite<W> {
 
 /** Facts a guarded write may find changed; loaded again before another attempt. */
 const CHANGING: readonly FactName[] = ['session', 'operatorAssigned', 'contact', 'holderId', 'template', 'optedOut'];
-/** Facts that may come from this replica's cache (the template catalogue): a refusal on one is confirmed on a fresh one. */
-const CACHEABLE: readonly FactName[] = ['template'];
+/**
+ * Facts that may come from this replica's cache (marked `cached`): the template catalogue, by
+ * its version, which every change moves on. A refusal that read a cached copy stands once a
+ * fresh copy has the same version; on another version its check runs again.
+ */
+const CACHEABLE = { template: (fact: TemplateLookup) => fact.catalogueVersion };
+type Cacheable = keyof typeof CACHEABLE;
 const MAX_ATTEMPTS = 3;
 
 /**
@@ -24,7 +30,9 @@ const MAX_ATTEMPTS = 3;
  * When the write writes nothing, the checks it stood in for run on freshly loaded facts and
  * say why. If every rule holds even so, the person's other session was closed in between (or
  * the template catalogue changed): the request is decided, on fresh facts, and written again.
- * A refusal that rests on a cached fact is confirmed on a fresh one before it stands.
+ * A refusal that rests on a cached fact is confirmed on a fresh copy of that fact before it
+ * stands; only when the copy differs does its check run again (Decision.reconsider) — the
+ * checks before it read nothing cached, so a refused request runs each of them once.
  */
 export class Pipeline {
   constructor(private readonly facts: FactLoader) {}
@@ -32,19 +40,14 @@ export class Pipeline {
   async run<W>(ask: Ask, write: GuardedWrite<W>): Promise<W> {
     let known: Facts = {};
     let guarded = true;
-    let fresh = false;
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const decision = new Decision(ask, { guarded: guarded ? write.guards : [], facts: known });
-      const reach = await this.#decide(decision, fresh);
-      fresh = true;
-      if (reach === 'stale') {
-        known = without(decision.facts, CACHEABLE);
-        continue;
-      }
+      // Another attempt follows a write that found a fact changed: nothing comes from a cache then.
+      const reach = await this.#decide(decision, attempt > 0);
       const written = await write.write(reach, decision.facts);
       if (written !== undefined) return written;
-      decision.supply(await this.facts.load(decision.guards, decision, { fresh }));
-      await this.#decide(decision, fresh);
+      decision.supply(await this.facts.load(decision.guards, decision, { fresh: true }));
+      await this.#decide(decision, true);
       known = without(decision.facts, CHANGING);
       guarded = false;
     }
@@ -52,24 +55,30 @@ export class Pipeline {
   }
 
   /**
-   * Steps the decision, loading what it asks for, until it refuses (thrown) or decides; 'stale'
-   * when the refusal came from a check that read a cached fact (unless these facts are fresh).
+   * Steps the decision, loading what it asks for (with `fresh`, nothing from a cache), until it
+   * decides or refuses (thrown). A refusal by a check that read a cached fact is confirmed first.
    */
-  async #decide(decision: Decision, fresh: boolean): Promise<Required<Reach> | 'stale'> {
+  async #decide(decision: Decision, fresh: boolean): Promise<Required<Reach>> {
     for (;;) {
       const step = decision.step();
-      if (step.outcome === 'refused') {
-        if (!fresh && this.#readCached(decision, step.check)) return 'stale';
-        throw step.refusal;
-      }
       if (step.outcome === 'decided') return step.reach;
-      decision.supply(await this.facts.load(step.facts, decision, { fresh }));
+      if (step.outcome === 'load') {
+        decision.supply(await this.facts.load(step.facts, decision, { fresh }));
+        continue;
+      }
+      const cached = this.#cachedReads(decision, step.check);
+      if (cached.length === 0) throw step.refusal;
+      const copy = await this.facts.load(cached, decision, { fresh: true });
+      if (cached.every((name) => CACHEABLE[name](decision.facts[name]!) === CACHEABLE[name](copy[name]!))) throw step.refusal;
+      decision.reconsider(copy);
     }
   }
 
-  #readCached(decision: Decision, checkName: string): boolean {
+  /** The facts the refused check read that came from the cache. */
+  #cachedReads(decision: Decision, checkName: string): Cacheable[] {
     const check = CHECKS[decision.ask.kind].find((c) => c.name === checkName);
-    return Boolean(check?.reads(decision.ask, decision.reach).some((name) => CACHEABLE.includes(name) && decision.facts[name] !== undefined));
+    const reads = check?.reads(decision.ask, decision.reach) ?? [];
+    return reads.filter((name): name is Cacheable => name in CACHEABLE && decision.facts[name as Cacheable]?.cached === true);
   }
 }
 

@@ -22,6 +22,7 @@ export function entryOfRow(row: WhatsAppTemplateRow): TemplateEntry {
  * entry is dropped when this replica syncs the catalogue or hears of a status change; another
  * replica's changes are caught by the writes, which go through only while the catalogue still
  * has the version the check was made against (and the pipeline then loads it again, fresh).
+ * A refusal made on this copy is confirmed on a fresh one (src/sessions/pipeline.ts).
  */
 export class CatalogueCache {
   readonly #catalogues = new Map<string, Promise<Catalogue>>();

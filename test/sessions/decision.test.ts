@@ -167,6 +167,21 @@ describe('each check runs at most once per decision', () => {
     expect(refusalOf(step)).toBe(outcome);
     for (const [check, spy] of calls) expect(spy.mock.calls.length, check.name).toBeLessThanOrEqual(1);
   });
+
+  it('but the refused check, reconsidered on a fresher fact: it alone runs again, and deciding goes on from it', () => {
+    const calls = spies();
+    const decision = new Decision(create(), { guarded: GUARDED, facts: { liveChat: passing.liveChat } });
+    const cached = { template: { ...synced({ ...approved, status: 'PENDING' }).template, cached: true } };
+    expect(refusalOf(decide(decision, { ...passing, ...cached }).step)).toBe('template_not_approved');
+    decision.reconsider({ template: { ...synced(approved).template, catalogueVersion: 5 } });
+    const { step, asked } = decide(decision, passing);
+    expect(step).toMatchObject({ outcome: 'decided', guards: ['optedOut', 'holderId'] });
+    expect(asked).toEqual([]);
+    expect(decision.facts.template?.catalogueVersion).toBe(5);
+    // Checks 7 and 10 are left to the write; every other check of creation ran once, check 6 twice.
+    const runs = (check: Check) => (check === templateFits ? 2 : CHECKS.create.includes(check) && check !== notOptedOut && check !== noOpenSession ? 1 : 0);
+    for (const [check, spy] of calls) expect(spy.mock.calls.length, check.name).toBe(runs(check));
+  });
 });
 
 describe('one set of rules for every route', () => {
