@@ -12,13 +12,15 @@ const ADJECTIVES: Partial<Record<CountryCode, string>> = {
 };
 const MOBILE_TYPES = new Set(['MOBILE', 'FIXED_LINE_OR_MOBILE']);
 const regionNames = new Intl.DisplayNames(['en'], { type: 'region' });
+// The country the rule is shown for when the writing names none (the contract's example).
+const EXAMPLE_COUNTRY: CountryCode = 'DE';
 
 /**
- * The hint for a phone number written without `+`. It shows only numbers that exist: `+` and
- * the digits when that is a valid number (`4915123456789`, or `0049…` with the international
- * prefix), else, for a national number with a leading 0, the international form in a country
- * where that national number is valid, written the way that country writes it. No such
- * country: the rule alone, never an invented number such as `+0151…`.
+ * The hint for a phone number written without `+`. `+` and the digits are offered as the number
+ * meant only when that is a valid number (`4915123456789`, or `0049…`); a national number with a
+ * leading 0 gets the rule, shown for the country whose own writing is exactly what was typed,
+ * else for Germany when the length fits (an example of the rule, as the API contract gives it),
+ * else the rule alone. Never a non-number such as `+0151…`.
  */
 export function phoneFormatHint(input: string): string {
   const digits = input.replace(/\D/g, '');
@@ -28,26 +30,39 @@ export function phoneFormatHint(input: string): string {
     return `${intro}: write +${international} if that is the number meant.`;
   }
   if (!digits.startsWith('0') || digits.startsWith('00')) return `${intro}, e.g. +4915123456789.`;
-  const example = nationalExample(input, digits);
+  const example = writtenAsIn(input, digits) ?? exampleIn(EXAMPLE_COUNTRY, input, digits);
   const rule = `${intro}: add the country code after + and drop the leading 0`;
-  return example ? `${rule} — for ${example.what}, ${example.number}.` : `${rule}.`;
+  return example ? `${rule} — for ${countryPhrase(example.code)}, ${example.number}.` : `${rule}.`;
 }
 
-/** A country where `digits` is a valid national number with its trunk 0: mobiles first, then as written. */
-function nationalExample(input: string, digits: string): { what: string; number: string } | null {
+/**
+ * A country where `digits` is a valid national number written exactly as typed (`06 12 34 56
+ * 78` is how France writes its mobiles): mobiles first. Merely valid somewhere is no sign of the
+ * country: `0151 2345678`, a German mobile one digit short, is valid in Bangladesh.
+ */
+function writtenAsIn(input: string, digits: string): { code: CountryCode; number: string } | null {
   const spacing = input.trim().replace(/\s+/g, ' ');
-  let best: { rank: number; code: CountryCode; number: string } | null = null;
+  let best: { mobile: boolean; code: CountryCode; number: string } | null = null;
   for (const code of getCountries()) {
     const parsed = parsePhoneNumberFromString(digits, code);
-    // The country's own number, written there with the 0 given (its national form is exactly
-    // these digits), and valid.
     if (!parsed || parsed.country !== code || parsed.nationalNumber !== digits.slice(1) || !parsed.isValid()) continue;
-    if (parsed.formatNational().replace(/\D/g, '') !== digits) continue;
-    const rank = (MOBILE_TYPES.has(parsed.getType() ?? '') ? 0 : 2) + (parsed.formatNational() === spacing ? 0 : 1);
-    if (!best || rank < best.rank) best = { rank, code, number: parsed.formatInternational() };
+    if (parsed.formatNational() !== spacing) continue;
+    const mobile = MOBILE_TYPES.has(parsed.getType() ?? '');
+    if (!best || (mobile && !best.mobile)) best = { mobile, code, number: parsed.formatInternational() };
   }
-  if (!best) return null;
-  const adjective = ADJECTIVES[best.code];
-  const what = adjective ? `a${/^[AEIOU]/.test(adjective) ? 'n' : ''} ${adjective} number` : `a number in ${regionNames.of(best.code) ?? best.code}`;
-  return { what, number: best.number };
+  return best;
+}
+
+/** The digits as a national number of `code` with its trunk 0: as that country writes it when valid there, else as typed. */
+function exampleIn(code: CountryCode, input: string, digits: string): { code: CountryCode; number: string } | null {
+  const parsed = parsePhoneNumberFromString(digits, code);
+  if (!parsed || parsed.country !== code || parsed.nationalNumber !== digits.slice(1) || !parsed.isPossible()) return null;
+  if (parsed.isValid()) return { code, number: parsed.formatInternational() };
+  const typed = input.trim().replace(/^\D*0/, '').replace(/\D+/g, ' ').trim();
+  return { code, number: `+${parsed.countryCallingCode} ${typed}` };
+}
+
+function countryPhrase(code: CountryCode): string {
+  const adjective = ADJECTIVES[code];
+  return adjective ? `a${/^[AEIOU]/.test(adjective) ? 'n' : ''} ${adjective} number` : `a number in ${regionNames.of(code) ?? code}`;
 }
