@@ -4,6 +4,7 @@ import { ConfigError, generateApiKey, loadConfig } from './config.js';
 import { connectDatabase } from './db/connection.js';
 import { migrate } from './db/migrate.js';
 import { createLogger } from './http/logging.js';
+import { warnOfDevelopmentSecretsKey } from './start-up-warnings.js';
 
 async function main(): Promise<void> {
   let config;
@@ -18,10 +19,7 @@ async function main(): Promise<void> {
   }
   const logger = createLogger({ level: config.logLevel, nodeEnv: config.nodeEnv });
 
-  if (config.secretsKeyIsDevelopment) {
-    // Development only (production refuses to start without SECRETS_KEY).
-    logger.warn('SECRETS_KEY is not set: channel secrets are sealed with the development key written in the source. Set SECRETS_KEY before storing real credentials.');
-  }
+  warnOfDevelopmentSecretsKey(config, logger);
   if (!config.adminApiKey) {
     config.adminApiKey = generateApiKey();
     // Development only (production refuses to start without one): shown once, never stored.

@@ -1,6 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.js';
+import { createLogger } from '../src/http/logging.js';
+import { warnOfDevelopmentSecretsKey } from '../src/start-up-warnings.js';
 
 const SECRETS_KEY = randomBytes(32).toString('base64');
 const ADMIN_API_KEY = 'prod-admin-key-0123456789abcdef-0123';
@@ -153,6 +156,22 @@ describe('loadConfig', () => {
     expect(config.secretsKeys).toEqual([Buffer.from(SECRETS_KEY, 'base64'), Buffer.from(older, 'base64')]);
     expect(config.secretsKeyIsDevelopment).toBe(false);
     expect(loadConfig({}).secretsKeyIsDevelopment).toBe(true);
+  });
+
+  it('logs a warning at start-up when the development key seals the secrets, and none with SECRETS_KEY set', () => {
+    const lines: Record<string, unknown>[] = [];
+    const out = new Writable({
+      write(chunk, _encoding, done) {
+        lines.push(...String(chunk).trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>));
+        done();
+      },
+    });
+    const logger = createLogger({ level: 'info', nodeEnv: 'development' }, out);
+    warnOfDevelopmentSecretsKey(loadConfig({}), logger);
+    expect(lines).toEqual([expect.objectContaining({ level: 40, msg: expect.stringMatching(/^SECRETS_KEY is not set: .*development key/) })]);
+    lines.length = 0;
+    warnOfDevelopmentSecretsKey(loadConfig({ SECRETS_KEY }), logger);
+    expect(lines).toEqual([]);
   });
 
   it('reads the hardening settings', () => {

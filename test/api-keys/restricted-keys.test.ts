@@ -11,7 +11,7 @@ let ours: { liveChatId: string; operatorId: string };
 let theirs: { liveChatId: string; operatorId: string };
 /** A sessions key restricted to `ours`. */
 let key: string;
-let theirSession: { id: string };
+let theirSession: { id: string; updatedAt: string };
 let ourSession: { id: string };
 
 async function openSession(chat: { liveChatId: string; operatorId: string }, apiKey?: string) {
@@ -107,12 +107,13 @@ describe('a restricted key on session routes', () => {
       call(t.app, 'GET', `/sessions/${id}`, undefined, { key }),
       call(t.app, 'POST', `/sessions/${id}/close`, {}, { key }),
       call(t.app, 'POST', `/sessions/${id}/reopen`, { operatorId }, { key }),
+      call(t.app, 'POST', `/sessions/${id}/assign`, { operatorId }, { key }),
       call(t.app, 'POST', `/sessions/${id}/messages`, { operatorId, text: 'Hi' }, { key }),
       call(t.app, 'GET', `/sessions/${id}/messages`, undefined, { key }),
     ];
     for (const response of await Promise.all(attempts)) expectProblem(response, 404, 'session_not_found');
     const session = await call(t.app, 'GET', `/sessions/${id}`);
-    expect(session.data.status).toBe('open');
+    expect(session.data).toMatchObject({ status: 'open', operatorId, updatedAt: theirSession.updatedAt });
     expect((await call(t.app, 'GET', `/sessions/${id}/messages`)).data.items).toEqual([]);
   });
 
@@ -168,6 +169,16 @@ describe('a restricted key on session batches and the event log', () => {
     expect(events.statusCode).toBe(200);
     expect(events.data.items.length).toBeGreaterThan(0);
     expect(new Set(events.data.items.map((e: { liveChatId: string }) => e.liveChatId))).toEqual(new Set([ours.liveChatId]));
+  });
+
+  it('reads no events when asked for another live chat’s, though it has some', async () => {
+    const asked = await call(t.app, 'GET', `/events?liveChatId=${theirs.liveChatId}&limit=500`, undefined, { key });
+    expect(asked.statusCode, asked.body).toBe(200);
+    expect(asked.data.items).toEqual([]);
+    expect(asked.data.nextCursor).toEqual(expect.any(String));
+    // The same query unrestricted finds them.
+    const unrestricted = await call(t.app, 'GET', `/events?liveChatId=${theirs.liveChatId}&limit=500`);
+    expect(unrestricted.data.items.length).toBeGreaterThan(0);
   });
 });
 

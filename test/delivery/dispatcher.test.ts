@@ -1,6 +1,8 @@
 import type { Kysely } from 'kysely';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/db/types.js';
+import { prepareOutboundMessage } from '../../src/delivery/outbound-message.js';
+import type { ClaimedMessage } from '../../src/delivery/outbox-repository.js';
 import { type TestApp, call, createTestApp } from '../support/app.js';
 import { newPhone } from '../support/fixtures.js';
 import { type HttpStandIn, closedPortUrl, waitUntil } from '../support/http-stand-in.js';
@@ -201,6 +203,30 @@ describe('dispatcher, end to end over real sockets', () => {
       expect(mail2!.messageId).toBe(second.providerMessageId);
       expect(mail2!.inReplyTo).toBe(first.providerMessageId);
       expect(mail2!.references).toBe(first.providerMessageId);
+    });
+
+    it('threads a long session on its latest 20 messages only: loaded so, and sent so in References', async () => {
+      const session = await emailSession(t.app, { smtpPort: smtp.port, text: 'Message 1' });
+      const ids = [session.messageId!];
+      await settled(t, session.sessionId, ids[0]!);
+      for (let n = 2; n <= 25; n++) {
+        ids.push(await sendText(t.app, session, `Message ${n}`));
+        expect(await settled(t, session.sessionId, ids.at(-1)!)).toMatchObject({ status: 'sent' });
+      }
+      const providerIds = (await messagesOf(t.app, session.sessionId)).map((m) => m.providerMessageId as string);
+      expect(providerIds).toHaveLength(25);
+      const latest20 = providerIds.slice(4, 24);
+
+      const last = smtp.received.at(-1)!.mail;
+      expect(last.text?.trim()).toBe('Message 25');
+      expect(last.inReplyTo).toBe(providerIds[23]);
+      expect(last.references).toEqual(latest20);
+      // The thread is read from the database already bounded, not loaded in full and cut by the client.
+      const { seq } = await db.selectFrom('messages').select('seq').where('id', '=', ids.at(-1)!).executeTakeFirstOrThrow();
+      const { sessionId, liveChatId } = session;
+      const account = 'a@example.org';
+      const claim: ClaimedMessage = { id: ids.at(-1)!, sessionId, liveChatId, channel: 'email', account, peer: account, seq, text: 'Message 25', template: null, subject: null, attempts: 1, lockedUntil: new Date() };
+      expect(await prepareOutboundMessage(db, claim)).toMatchObject({ thread: latest20 });
     });
 
     it('retries a 4xx reply and fails a 5xx reply at once', async () => {

@@ -85,6 +85,26 @@ describe('failed authentication is throttled per client address', () => {
     expect(fine.statusCode, fine.body).toBe(200);
   });
 
+  it('counts wrong inbound secrets of the email webhook, and then refuses it before reading the live chat', async () => {
+    await start({ authFailuresPerMinute: 3 });
+    const inboundSecret = 'inbound-secret-0123456789';
+    const { liveChatId } = await liveChatWithOperator(app, 'email', { inboundSecret });
+    const raw = 'From: ann@customer.example\r\nTo: support@example.com\r\nSubject: Hello\r\nMessage-ID: <throttle-1@customer.example>\r\n\r\nHi there\r\n';
+    const email = (address: string, secret: string) =>
+      from(address, `/webhooks/email/${liveChatId}`, { method: 'POST', payload: raw, headers: { 'content-type': 'message/rfc822', authorization: `Bearer ${secret}` } });
+    for (let i = 0; i < 3; i++) expectProblem(await email('192.0.2.9', `wrong-inbound-secret-${i}`), 401, 'invalid_inbound_secret');
+    const counted = statements.count;
+    const refused = await email('192.0.2.9', inboundSecret);
+    expectProblem(refused, 429, 'rate_limited');
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+    expectProblem(await from('192.0.2.9', '/sessions', { key: ADMIN_KEY }), 429, 'rate_limited');
+    expect(statements.count).toBe(counted);
+    // The mail server's own address keeps delivering.
+    const delivered = await email('192.0.2.10', inboundSecret);
+    expect(delivered.statusCode, delivered.body).toBe(200);
+    expect(delivered.data).toMatchObject({ outcome: 'processed' });
+  });
+
   it('takes the client address from X-Forwarded-For only behind a trusted proxy (TRUST_PROXY)', async () => {
     await start({ authFailuresPerMinute: 2, trustProxy: ['127.0.0.1'] });
     const guess = (client: string) => from('127.0.0.1', '/sessions', { key: 'sk_guess', headers: { 'x-forwarded-for': client } });

@@ -125,6 +125,19 @@ describe('GET /sessions', () => {
     expectFieldError(await call(t.app, 'GET', '/sessions?account=4915123456789'), '/account', 'invalid_phone_number');
   });
 
+  it('refuses a forged cursor at a time Postgres has not (year 0000, month 13) with 400 invalid_cursor, not a 500', async () => {
+    const cursor = (createdAt: string) => Buffer.from(JSON.stringify([createdAt, randomUUID()])).toString('base64url');
+    for (const createdAt of ['0000-01-01T00:00:00Z', '0000-12-31T23:59:59.999999Z', '2026-13-01T00:00:00Z']) {
+      for (const path of ['/sessions', '/contacts']) {
+        expectFieldError(await call(t.app, 'GET', `${path}?cursor=${cursor(createdAt)}`), '/cursor', 'invalid_cursor');
+      }
+    }
+    // The first year Postgres has is a position like any other: nothing before it.
+    const first = await call(t.app, 'GET', `/sessions?cursor=${cursor('0001-01-01T00:00:00Z')}`);
+    expect(first.statusCode, first.body).toBe(200);
+    expect(first.data).toEqual({ items: [], nextCursor: null });
+  });
+
   it('returns 20 sessions by default', async () => {
     const chat = await liveChatWithOperator(t.app, 'email');
     for (let i = 0; i < 21; i++) {
