@@ -1,7 +1,8 @@
 import { sql } from 'kysely';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BatchWorker } from '../../src/batches/worker.js';
-import { type TestApp, call, createTestApp } from '../support/app.js';
+import { type TestApp, call, createTestApp, startSecondReplica } from '../support/app.js';
+import { usingPostgres } from '../support/database.js';
 import { liveChatWithOperator, newPhone } from '../support/fixtures.js';
 import { waitUntil } from '../support/http-stand-in.js';
 import { expectFieldError, expectProblem } from '../support/problems.js';
@@ -182,6 +183,54 @@ describe('the batch worker', () => {
     expect(await counts(second)).toMatchObject({ created: 10, pending: 20 });
     while ((await worker.runOnce()) > 0);
     expect(await counts(second)).toMatchObject({ created: 30, pending: 0 });
+  });
+});
+
+// Replicas share one Postgres; PGlite is one process's own database.
+describe.skipIf(!usingPostgres)('batch workers in two replicas at once (Postgres)', () => {
+  let replica: Awaited<ReturnType<typeof startSecondReplica>>;
+  beforeAll(async () => {
+    replica = await startSecondReplica(t);
+  });
+  afterAll(() => replica?.close());
+
+  it('initiate every recipient of one batch exactly once between them, each taking chunks of it', async () => {
+    const { liveChatId, operatorId } = await liveChatWithOperator(t.app, 'whatsapp');
+    const created = { first: 0, second: 0 };
+    const counting = (worker: keyof typeof created) => ({
+      recipient(outcome: 'created' | 'refused') {
+        if (outcome === 'created') created[worker] += 1;
+      },
+    });
+    // Both look for work every 20 ms before the batch is accepted, so that both claim from the start.
+    startWorker({ chunk: 20, observer: counting('first') });
+    const other = new BatchWorker(replica.database.db, replica.app.services.initiation, replica.app.services.batches, replica.app.log, { pollMs: 20, chunk: 20, observer: counting('second') });
+    workers.push(other);
+    other.start();
+
+    const total = 600;
+    const recipients = Array.from({ length: total }, (_, i) => ({ contact: { name: `W${i}` }, account: newPhone(), reference: `w-${i}` }));
+    const accepted = await call(t.app, 'POST', '/session-batches', { liveChatId, operatorId, message: { template }, recipients });
+    expect(accepted.statusCode, accepted.body).toBe(202);
+    const batch = await finished(accepted.data.id);
+
+    expect(batch.counts).toEqual({ pending: 0, created: total, refused: 0, canceled: 0 });
+    expect(created.first + created.second).toBe(total);
+    expect(created.first).toBeGreaterThan(0);
+    expect(created.second).toBeGreaterThan(0);
+    // Exactly once: each recipient claimed by one worker once; one session and one first message per
+    // recipient, each with the recipient's own account.
+    const count = async (query: ReturnType<typeof sql<{ n: number }>>) => Number((await query.execute(t.database.handle.db)).rows[0]!.n);
+    expect(await count(sql<{ n: number }>`SELECT count(*)::integer AS n FROM batch_recipients WHERE batch_id = ${batch.id} AND attempts <> 1`)).toBe(0);
+    expect(await count(sql<{ n: number }>`SELECT count(*)::integer AS n FROM sessions WHERE live_chat_id = ${liveChatId}`)).toBe(total);
+    expect(await count(sql<{ n: number }>`SELECT count(DISTINCT session_id)::integer AS n FROM batch_recipients WHERE batch_id = ${batch.id}`)).toBe(total);
+    expect(await count(sql<{ n: number }>`SELECT count(*)::integer AS n FROM messages WHERE live_chat_id = ${liveChatId}`)).toBe(total);
+    const mismatched = sql<{ n: number }>`
+      SELECT count(*)::integer AS n FROM batch_recipients AS r JOIN sessions AS s ON s.id = r.session_id
+      WHERE r.batch_id = ${batch.id} AND s.account <> r.input->>'account'`;
+    expect(await count(mismatched)).toBe(0);
+    const completed = await call(t.app, 'GET', `/events?liveChatId=${liveChatId}&types=batch.completed`);
+    expect(completed.data.items).toHaveLength(1);
   });
 });
 

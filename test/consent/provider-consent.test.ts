@@ -102,9 +102,9 @@ describe('consent said through the providers', () => {
     // Each change is one event; the repeated STOP and START above changed nothing more.
     await whatsAppSays(phone, 'START');
     const changes = (await eventsOf(wa, 'contact.opted_out,contact.opted_in')).filter((e) => e.data.account === phone);
-    expect(changes.map((e) => [e.type, e.data.source])).toEqual([
-      ['contact.opted_out', 'keyword'],
-      ['contact.opted_in', 'keyword'],
+    expect(changes.map((e) => [e.type, e.data])).toEqual([
+      ['contact.opted_out', { liveChatId: wa.liveChatId, account: phone, source: 'keyword' }],
+      ['contact.opted_in', { liveChatId: wa.liveChatId, account: phone, source: 'keyword' }],
     ]);
   });
 
@@ -133,6 +133,15 @@ describe('consent said through the providers', () => {
     expect(await optOutsOf(tg, `tg:${person.id}`)).toHaveLength(1);
     await postTelegram(t.app, tg.liveChatId, telegramMessage(person, { text: 'I am back' }));
     expect(await optOutsOf(tg, `tg:${person.id}`)).toEqual([]);
+    // Each change is an event naming the person by their Telegram user id.
+    const snapshot = { liveChatId: tg.liveChatId, account: `tg:${person.id}`, source: 'provider' };
+    const changes = (await eventsOf(tg, 'contact.opted_out,contact.opted_in')).filter((e) => e.data.account === `tg:${person.id}`);
+    expect(changes.map((e) => [e.type, e.data])).toEqual([
+      ['contact.opted_out', snapshot],
+      ['contact.opted_in', snapshot],
+      ['contact.opted_out', snapshot],
+      ['contact.opted_in', snapshot],
+    ]);
   });
 
   it('opts a Telegram person out when a send finds the bot blocked, and fails what was queued for them', async () => {

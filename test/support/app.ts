@@ -2,7 +2,7 @@ import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { type App, type BuildAppOptions, buildApp } from '../../src/app.js';
 import type { Clock } from '../../src/clock.js';
 import { type Config, loadConfig } from '../../src/config.js';
-import { connectDatabase } from '../../src/db/connection.js';
+import { type DatabaseHandle, connectDatabase } from '../../src/db/connection.js';
 import { type TestDatabase, createTestDatabase } from './database.js';
 
 export const ADMIN_KEY = 'test-admin-key-0123456789abcdef';
@@ -62,12 +62,17 @@ export async function createTestApp(
  * Another replica of `t`'s app on the same database and clock, started: on Postgres with a pool
  * of its own, on PGlite on the same embedded database. Closing it leaves `t`'s database open.
  */
-export async function startSecondReplica(t: TestApp, overrides: Partial<Config> = {}): Promise<{ app: App; close(): Promise<void> }> {
+export async function startSecondReplica(
+  t: TestApp,
+  overrides: Partial<Config> = {},
+  options: Pick<BuildAppOptions, 'logger'> = {},
+): Promise<{ app: App; database: DatabaseHandle; close(): Promise<void> }> {
   const database = t.database.url ? await connectDatabase({ databaseUrl: t.database.url, poolSize: 5 }) : t.database.handle;
-  const app = await buildApp({ config: testConfig(overrides), database, clock: t.clock });
+  const app = await buildApp({ ...options, config: testConfig(overrides), database, clock: t.clock });
   await app.ready();
   return {
     app,
+    database,
     close: async () => {
       await app.close();
       if (database !== t.database.handle) await database.close();

@@ -1,9 +1,11 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { sql } from 'kysely';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { App } from '../../src/app.js';
 import { TemplateService } from '../../src/templates/service.js';
 import { type TestApp, call, createTestApp, startSecondReplica } from '../support/app.js';
 import { liveChatWithOperator, newPhone } from '../support/fixtures.js';
-import type { HttpStandIn } from '../support/http-stand-in.js';
+import { type HttpStandIn, waitUntil } from '../support/http-stand-in.js';
 import { expectProblem } from '../support/problems.js';
 import { graphTemplate, startWhatsAppStandIn, whatsAppError } from '../support/whatsapp-stand-in.js';
 import { postWhatsApp } from '../webhooks/providers.js';
@@ -193,5 +195,50 @@ describe('check 6 across replicas', () => {
     };
     expect((await postWhatsApp(t.app, chat.liveChatId, foreign)).statusCode).toBe(200);
     expect((await call(t.app, 'GET', `/live-chats/${chat.liveChatId}/templates?name=welcome`)).data.items[0].status).toBe('APPROVED');
+  });
+});
+
+describe('the periodic sync', () => {
+  let t: TestApp;
+  let whatsapp: HttpStandIn;
+  const catalogues = new Map<string, unknown[][]>([[WABA, [[ORDER_UPDATE, WELCOME]]]]);
+
+  beforeAll(async () => {
+    whatsapp = await startWhatsAppStandIn({ catalogues });
+    // The app's scheduler looks for due catalogues on an interval timer: only that kind of timer
+    // is faked, so that the test moves it while everything else runs in real time.
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    t = await createTestApp({ config: { whatsappApiBaseUrl: whatsapp.url, templateSyncIntervalMinutes: 15 } });
+  });
+  afterAll(async () => {
+    await t?.close();
+    vi.useRealTimers();
+    await whatsapp.close();
+  });
+
+  const templateNames = async (liveChatId: string) => (await call(t.app, 'GET', `/live-chats/${liveChatId}/templates`)).data.items.map((i: { name: string }) => i.name);
+  const listings = () => whatsapp.requests.filter((r) => r.method === 'GET' && r.path.startsWith(`/${WABA}/message_templates`));
+
+  it('syncs a catalogue by itself when the app’s timer finds it due, once a minute, and again once its interval has passed', async () => {
+    const chat = await liveChatWithOperator(t.app, 'whatsapp', { businessAccountId: WABA });
+    // Never synced, so due at once, but nothing asks WhatsApp before the timer's minute is up.
+    vi.advanceTimersByTime(59_000);
+    await sleep(300);
+    expect(listings()).toEqual([]);
+    expect(await templateNames(chat.liveChatId)).toEqual([]);
+
+    vi.advanceTimersByTime(1_000);
+    await waitUntil(async () => (await templateNames(chat.liveChatId)).length === 2 || undefined, { what: 'the periodic sync' });
+    expect(await templateNames(chat.liveChatId)).toEqual(['order_update', 'welcome']);
+    expect(listings()).toHaveLength(1);
+
+    // WhatsApp's catalogue changes; once the 15 minutes have passed (moved in the database, whose
+    // clock decides what is due), the next tick syncs it again.
+    catalogues.set(WABA, [[ORDER_UPDATE, WELCOME, PROMO]]);
+    await sql`UPDATE whatsapp_template_catalogues SET next_sync_at = now() - interval '1 second' WHERE live_chat_id = ${chat.liveChatId}`.execute(t.database.handle.db);
+    vi.advanceTimersByTime(60_000);
+    await waitUntil(async () => (await templateNames(chat.liveChatId)).length === 3 || undefined, { what: 'the second periodic sync' });
+    expect(await templateNames(chat.liveChatId)).toEqual(['order_update', 'promo', 'welcome']);
+    expect(listings()).toHaveLength(2);
   });
 });

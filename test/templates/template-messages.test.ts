@@ -18,6 +18,7 @@ const catalogue = [
   }),
   graphTemplate('invoice', { body: 'Your invoice {{1}}', header: { format: 'DOCUMENT' }, buttons: [{ type: 'COPY_CODE', example: 'SAVE10' }] }),
   graphTemplate('greeting', { body: 'Hello {{1}}', header: { format: 'TEXT', text: 'Dear {{1}}' } }),
+  graphTemplate('product_tour', { body: 'Hi {{1}}, here is how it works', header: { format: 'VIDEO' } }),
   graphTemplate('promo', { status: 'PENDING' }),
   graphTemplate('welcome', { body: 'Welcome!', language: 'de' }),
 ];
@@ -46,7 +47,7 @@ describe('template messages', () => {
       },
     });
     synced = await liveChatWithOperator(t.app, 'whatsapp', { businessAccountId: WABA });
-    expect((await call(t.app, 'POST', `/live-chats/${synced.liveChatId}/templates/sync`)).data).toEqual({ synced: 5 });
+    expect((await call(t.app, 'POST', `/live-chats/${synced.liveChatId}/templates/sync`)).data).toEqual({ synced: 6 });
     unsynced = await liveChatWithOperator(t.app, 'whatsapp', { businessAccountId: UNSYNCED_WABA, phoneNumberId: '106540352242923' });
   });
   afterAll(async () => {
@@ -102,6 +103,22 @@ describe('template messages', () => {
     ]);
     expect((await sentBody(b)).template.components[0]).toEqual({ type: 'header', parameters: [{ type: 'text', text: 'Ann' }] });
     expect((await sentBody(c)).template.components.at(-1)).toEqual({ type: 'button', sub_type: 'quick_reply', index: '1', parameters: [{ type: 'payload', payload: 'thanks-4711' }] });
+  });
+
+  it('sends a video header as the Cloud API’s video component, and only a video to a video template', async () => {
+    const phone = newPhone();
+    const tour = { name: 'product_tour', language: 'en_US', parameters: ['Asha'], header: { type: 'video', link: 'https://cdn.shop.example/tour.mp4' } };
+    expect((await initiate(synced, tour, phone)).statusCode).toBe(201);
+    expect((await sentBody(phone)).template).toEqual({
+      name: 'product_tour',
+      language: { code: 'en_US' },
+      components: [
+        { type: 'header', parameters: [{ type: 'video', video: { link: 'https://cdn.shop.example/tour.mp4' } }] },
+        { type: 'body', parameters: [{ type: 'text', text: 'Asha' }] },
+      ],
+    });
+    expectProblem(await initiate(synced, { ...tour, header: { type: 'image', link: 'https://cdn.shop.example/tour.jpg' } }), 422, 'template_parameters_mismatch');
+    expectFieldError(await initiate(synced, { ...tour, header: { ...tour.header, filename: 'tour.mp4' } }), '/message/template/header/filename', 'not_allowed');
   });
 
   it.each([
