@@ -59,6 +59,7 @@ export async function claimDeliveries(db: Db, options: { limit: number; perSubsc
         SELECT d.live_chat_id, d.id
         FROM event_deliveries AS d
         WHERE d.subscription_id = room.id AND d.status = 'pending' AND d.locked_until IS NULL AND d.next_attempt_at <= now()
+          AND EXISTS (SELECT FROM events AS e WHERE e.live_chat_id = d.live_chat_id AND e.id = d.event_id)
         ORDER BY d.next_attempt_at
         LIMIT greatest(room.free, 0)
         FOR UPDATE OF d SKIP LOCKED

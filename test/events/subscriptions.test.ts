@@ -102,9 +102,19 @@ describe('event subscriptions', () => {
     expect(read.body).not.toContain(rotated.data.secret.slice('whsec_'.length));
   });
 
-  it('deletes a subscription', async () => {
-    const { data: created } = await create({ url: PUBLIC_URL });
+  it('deletes a subscription, with its deliveries', async () => {
+    const chat = await liveChatWithOperator(t.app, 'email');
+    const { data: created } = await create({ url: PUBLIC_URL, liveChatIds: [chat.liveChatId] });
+    const { data: other } = await create({ url: PUBLIC_URL, liveChatIds: [chat.liveChatId] });
+    await t.app.services.events.publish([{ ...anEvent(chat.liveChatId), occurredAt: new Date(Date.now() - 60_000) }]);
+    for (const id of [created.id, other.id]) await call(t.app, 'POST', `/event-subscriptions/${id}/replay`, { since: new Date(0).toISOString() });
+    const deliveriesOf = async (subscriptionId: string) =>
+      (await t.database.handle.db.selectFrom('event_deliveries').select('id').where('subscription_id', '=', subscriptionId).execute()).length;
+    expect(await deliveriesOf(created.id)).toBe(1);
+
     expect((await call(t.app, 'DELETE', `/event-subscriptions/${created.id}`)).statusCode).toBe(204);
+    expect(await deliveriesOf(created.id)).toBe(0);
+    expect(await deliveriesOf(other.id)).toBe(1);
     expectProblem(await call(t.app, 'GET', `/event-subscriptions/${created.id}`), 404, 'event_subscription_not_found');
     expectProblem(await call(t.app, 'DELETE', `/event-subscriptions/${created.id}`), 404, 'event_subscription_not_found');
   });
