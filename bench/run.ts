@@ -11,7 +11,8 @@
  *
  * Options (environment): BENCH_SECONDS per round (8–20, 15), BENCH_WARMUP_SECONDS (5),
  * BENCH_LIVE_CHATS (4) and BENCH_SEND_RATE (their sendRatePerSecond, 1000), BENCH_FEATURES
- * (on: an event subscription and a synced template catalogue; off: neither),
+ * (on: an event subscription and a synced template catalogue, and each round also run once
+ * without the subscription, for the events' cost; off: neither),
  * BENCH_DRAIN_TIMEOUT_SECONDS (60), BENCH_CPU_PROF=1 (a CPU profile of the service in
  * bench/results/, see bench/profile-summary.ts). Other variables reach the service as they are.
  */
@@ -85,12 +86,24 @@ async function main(): Promise<void> {
     if (!warmup.drain.drained) console.log(`!! warm-up: not drained ${DRAIN_TIMEOUT_SECONDS} s after the load: ${describeBacklog(warmup.drain.left)}`);
 
     const served: ServiceRound[] = [];
+    const unsubscribed: ServiceRound[] = [];
     const ceilings: CeilingRound[] = [];
+    let subscriptionId = setup.subscriptionId;
     for (let round = 1; round <= ROUNDS; round++) {
       const s = await serviceRound(target, String(round), SECONDS);
       served.push(s);
       if (s.failed) console.log(`!! round ${round}: ${describeFailures(s)}`);
       if (!s.drain.drained) console.log(`!! round ${round}: not drained ${DRAIN_TIMEOUT_SECONDS} s after the load: ${describeBacklog(s.drain.left)}`);
+      if (subscriptionId) {
+        // The events' cost: the same load with no subscription (the log is still written, as
+        // it always is). A new subscription afterwards starts from then, with nothing to catch up.
+        await service.api('DELETE', `/event-subscriptions/${subscriptionId}`);
+        const without = await serviceRound(target, String(ROUNDS + round), SECONDS);
+        unsubscribed.push(without);
+        if (without.failed) console.log(`!! round ${round} without the subscription: ${describeFailures(without)}`);
+        subscriptionId = (await service.api('POST', '/event-subscriptions', { url: receiver.url, description: 'npm run bench: every event' })).id;
+        console.log(`round ${round} without the event subscription: ${whole(without.rate)} sessions/s (p99 ${ms(without.wrk.p99Ms)} ms)`);
+      }
       const c = await ceiling(SECONDS);
       ceilings.push(c);
       console.log(`round ${round}: ${whole(s.rate)} sessions/s (p99 ${ms(s.wrk.p99Ms)} ms), emptied: ${describeDrain(s.drain, DRAIN_TIMEOUT_SECONDS)}; ceiling ${whole(c.tps)} tps`);
@@ -103,7 +116,7 @@ async function main(): Promise<void> {
     await service.stop();
     const threeStatements = await ceilingRound(db, { ...pgbenchOptions, script: bench('ceiling.sql'), seconds: SECONDS });
 
-    report(served, ceilings, threeStatements, FEATURES);
+    report(served, ceilings, threeStatements, unsubscribed);
     if (process.env.BENCH_CPU_PROF) console.log(`\nCPU profile of the service in bench/results/ (npx tsx bench/profile-summary.ts <file>)`);
   } finally {
     await service?.stop();
@@ -119,7 +132,8 @@ function describeFailures(s: ServiceRound): string {
   return `${whole(s.failed)} requests did not answer 201: statuses ${JSON.stringify(s.wrk.otherStatuses)}, socket errors ${connect + read + write}, timeouts ${timeout}`;
 }
 
-function report(served: ServiceRound[], ceilings: CeilingRound[], threeStatements: CeilingRound, features: boolean): void {
+function report(served: ServiceRound[], ceilings: CeilingRound[], threeStatements: CeilingRound, unsubscribed: ServiceRound[]): void {
+  const features = unsubscribed.length > 0;
   const each = <T>(values: T[], cell: (v: T) => string) => values.map(cell);
   const medianRate = median(served.map((s) => s.rate));
   const medianTps = median(ceilings.map((c) => c.tps));
@@ -155,14 +169,28 @@ function report(served: ServiceRound[], ceilings: CeilingRound[], threeStatement
     ['ceiling (pgbench tps)', ...each(ceilings, (c) => whole(c.tps)), whole(medianTps)],
     ['ceiling CPU µs/tx: Postgres / pgbench', ...each(ceilings, (c) => (c.cpu ? `${whole(c.cpu.postgres)} / ${whole(c.cpu.loadGenerator)}` : 'no /proc'))],
     ['ratio (sessions/s ÷ tps)', ...served.map((s, i) => (s.rate / ceilings[i]!.tps).toFixed(2)), ratio.toFixed(2)],
+    ...(features
+      ? [
+          ['without the subscription (sessions/s)', ...each(unsubscribed, (s) => whole(s.rate)), whole(median(unsubscribed.map((s) => s.rate)))],
+          ['  latency p50 / p99 (ms)', ...each(unsubscribed, (s) => `${ms(s.wrk.p50Ms)} / ${ms(s.wrk.p99Ms)}`)],
+          ['  CPU per session: service / Postgres', ...each(unsubscribed, (s) => (s.cpu ? `${whole(s.cpu.service)} / ${whole(s.cpu.postgres)}` : 'no /proc'))],
+        ]
+      : []),
   ]);
+  if (features) {
+    const withoutRate = median(unsubscribed.map((s) => s.rate));
+    console.log(
+      `\nthe events' cost: with the subscription ${whole(medianRate)} sessions/s, without it ${whole(withoutRate)}: ` +
+        `${(medianRate / withoutRate).toFixed(2)} of the throughput (target ≥ 0.85)`,
+    );
+  }
   console.log(
     `\nfor comparison: three inserts in one transaction on the service's schema (bench/ceiling.sql, service stopped): ` +
       `${whole(threeStatements.tps)} tps; median sessions/s ÷ it: ${(medianRate / threeStatements.tps).toFixed(2)}`,
   );
 
   const problems: string[] = [];
-  const failed = served.reduce((n, s) => n + s.failed, 0);
+  const failed = [...served, ...unsubscribed].reduce((n, s) => n + s.failed, 0);
   if (failed > 0) problems.push(`${whole(failed)} requests did not answer 201`);
   served.forEach((s, i) => {
     if (!s.drain.drained) problems.push(`round ${i + 1} did not drain within ${DRAIN_TIMEOUT_SECONDS} s (${describeBacklog(s.drain.left)})`);
