@@ -73,7 +73,8 @@ export class Pacer {
     for (;;) {
       if (at === null || stopping.aborted) return null;
       try {
-        if (at > Date.now()) await sleep(at - Date.now(), undefined, { signal: stopping });
+        const untilSlotMs = at - Date.now();
+        if (untilSlotMs > 0) await sleep(untilSlotMs, undefined, { signal: stopping });
         await chat.turn(stopping);
         // Past the promises queued meanwhile (embedded PGlite runs queries as a chain of them),
         // to the point where the request is written at once: late by then means late.
