@@ -22,12 +22,15 @@ export interface ClaimedDelivery {
 }
 
 /**
- * Claims up to `limit` due deliveries for `leaseMs` and counts the attempt, in one statement,
+ * Claims up to `limit` due deliveries for `leaseMs` and counts the attempt, in one round trip,
  * never more than `perSubscription` in flight for one subscription (counted across replicas:
  * each subscription's row is locked while it is claimed from, and one another replica is
- * claiming from is skipped), so a slow receiver holds only its own slots.
+ * claiming from is skipped), so a slow receiver holds only its own slots. Deliveries whose
+ * event is gone (a purge racing a replay) are never claimed.
  */
 export async function claimDeliveries(db: Db, options: { limit: number; perSubscription: number; leaseMs: number }): Promise<ClaimedDelivery[]> {
+  // One round trip: the function (migration 0017) locks the subscriptions in one statement and
+  // claims in the next, so its count of leases in flight sees every claim committed before.
   const result = await sql<{
     id: string;
     live_chat_id: string;
@@ -42,39 +45,7 @@ export async function claimDeliveries(db: Db, options: { limit: number; perSubsc
     secrets: string;
     previous_secret_expires_at: Date | null;
   }>`
-    WITH sub AS (
-      SELECT s.id FROM event_subscriptions AS s WHERE s.status = 'active'
-      FOR NO KEY UPDATE SKIP LOCKED
-    ),
-    room AS (
-      SELECT sub.id, ${options.perSubscription}::integer - (
-        SELECT count(*) FROM event_deliveries AS d
-        WHERE d.subscription_id = sub.id AND d.status = 'pending' AND d.locked_until IS NOT NULL AND d.locked_until > now()
-      )::integer AS free
-      FROM sub
-    ),
-    picked AS (
-      SELECT due.live_chat_id, due.id
-      FROM room CROSS JOIN LATERAL (
-        SELECT d.live_chat_id, d.id
-        FROM event_deliveries AS d
-        WHERE d.subscription_id = room.id AND d.status = 'pending' AND d.locked_until IS NULL AND d.next_attempt_at <= now()
-          AND EXISTS (SELECT FROM events AS e WHERE e.live_chat_id = d.live_chat_id AND e.id = d.event_id)
-        ORDER BY d.next_attempt_at
-        LIMIT greatest(room.free, 0)
-        FOR UPDATE OF d SKIP LOCKED
-      ) AS due
-      LIMIT ${options.limit}::integer
-    )
-    UPDATE event_deliveries AS d
-    SET locked_until = date_trunc('milliseconds', now() + ${options.leaseMs}::integer * interval '1 millisecond'),
-        attempts = d.attempts + 1,
-        updated_at = now()
-    FROM picked AS p, events AS e, event_subscriptions AS s
-    WHERE d.live_chat_id = p.live_chat_id AND d.id = p.id
-      AND e.live_chat_id = d.live_chat_id AND e.id = d.event_id AND s.id = d.subscription_id
-    RETURNING d.id, d.live_chat_id, d.subscription_id, d.attempts, d.locked_until,
-              e.id AS event_id, e.type, e.occurred_at, e.data, s.url, s.secrets, s.previous_secret_expires_at
+    SELECT * FROM claim_event_deliveries(${options.limit}::integer, ${options.perSubscription}::integer, ${options.leaseMs}::integer)
   `.execute(db);
   return result.rows.map((row) => ({
     id: row.id,
