@@ -1,4 +1,4 @@
-import { type CountryCode, getCountries, parsePhoneNumberFromString } from 'libphonenumber-js/max';
+import { type CountryCode, type PhoneNumber, getCountries, parsePhoneNumberFromString } from 'libphonenumber-js/max';
 
 // The adjective for the countries people most often write national numbers from; others are
 // named "a number in <country>".
@@ -44,9 +44,8 @@ function writtenAsIn(input: string, digits: string): { code: CountryCode; number
   const spacing = input.trim().replace(/\s+/g, ' ');
   let best: { mobile: boolean; code: CountryCode; number: string } | null = null;
   for (const code of getCountries()) {
-    const parsed = parsePhoneNumberFromString(digits, code);
-    if (!parsed || parsed.country !== code || parsed.nationalNumber !== digits.slice(1) || !parsed.isValid()) continue;
-    if (parsed.formatNational() !== spacing) continue;
+    const parsed = nationalNumberIn(code, digits);
+    if (!parsed?.isValid() || parsed.formatNational() !== spacing) continue;
     const mobile = MOBILE_TYPES.has(parsed.getType() ?? '');
     if (!best || (mobile && !best.mobile)) best = { mobile, code, number: parsed.formatInternational() };
   }
@@ -55,11 +54,17 @@ function writtenAsIn(input: string, digits: string): { code: CountryCode; number
 
 /** The digits as a national number of `code` with its trunk 0: as that country writes it when valid there, else as typed. */
 function exampleIn(code: CountryCode, input: string, digits: string): { code: CountryCode; number: string } | null {
-  const parsed = parsePhoneNumberFromString(digits, code);
-  if (!parsed || parsed.country !== code || parsed.nationalNumber !== digits.slice(1) || !parsed.isPossible()) return null;
+  const parsed = nationalNumberIn(code, digits);
+  if (!parsed?.isPossible()) return null;
   if (parsed.isValid()) return { code, number: parsed.formatInternational() };
   const typed = input.trim().replace(/^\D*0/, '').replace(/\D+/g, ' ').trim();
   return { code, number: `+${parsed.countryCallingCode} ${typed}` };
+}
+
+/** `digits` read as a national number of `code` with its trunk 0 (all digits after it national), or null. */
+function nationalNumberIn(code: CountryCode, digits: string): PhoneNumber | null {
+  const parsed = parsePhoneNumberFromString(digits, code);
+  return parsed && parsed.country === code && parsed.nationalNumber === digits.slice(1) ? parsed : null;
 }
 
 function countryPhrase(code: CountryCode): string {
