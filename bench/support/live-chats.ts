@@ -45,8 +45,11 @@ export async function prepareLiveChats(
     if (options.features) templates = (await service.api('POST', `/live-chats/${chat.id}/templates/sync`)).synced;
     liveChats.push({ id: chat.id, phoneNumberId });
   }
-  const subscription = options.features
-    ? await service.api('POST', '/event-subscriptions', { url: options.receiverUrl, description: 'npm run bench: every event' })
-    : null;
-  return { liveChats, subscriptionId: subscription?.id ?? null, templates };
+  const subscriptionId = options.features ? await subscribeReceiver(service, options.receiverUrl) : null;
+  return { liveChats, subscriptionId, templates };
+}
+
+/** An event subscription to every event, delivered to the bench's receiver; returns its id. */
+export async function subscribeReceiver(service: ServiceProcess, receiverUrl: string): Promise<string> {
+  return (await service.api('POST', '/event-subscriptions', { url: receiverUrl, description: 'npm run bench: every event' })).id;
 }
