@@ -5,7 +5,7 @@ import { type Ask, CHECKS, type Check, type FactName, type Facts, type Reach } f
 /** Where deciding stands: facts to load, a refusal, or the reach to write with. */
 export type Step =
   | { outcome: 'load'; facts: readonly FactName[] }
-  | { outcome: 'refused'; refusal: Refusal; check: string }
+  | { outcome: 'refused'; refusal: Refusal; check: string; reads: readonly FactName[] }
   | { outcome: 'decided'; reach: Required<Reach>; guards: readonly FactName[] };
 
 /**
@@ -128,6 +128,6 @@ export class Decision {
   // that holds hands over to it.
   #refuse(refusal: Refusal, check: Check): Step {
     this.#refused = check;
-    return { outcome: 'refused', refusal, check: check.name };
+    return { outcome: 'refused', refusal, check: check.name, reads: check.reads(this.ask, this.#reach) };
   }
 }

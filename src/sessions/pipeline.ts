@@ -1,5 +1,5 @@
 import { Refusal } from '../domain/refusal.js';
-import { type Ask, CHECKS, type FactName, type Facts, type Reach } from './checks.js';
+import { type Ask, type FactName, type Facts, type Reach } from './checks.js';
 import { Decision } from './decision.js';
 import type { FactLoader } from './facts.js';
 import type { TemplateLookup } from '../templates/service.js';
@@ -66,19 +66,13 @@ export class Pipeline {
         decision.supply(await this.facts.load(step.facts, decision, { fresh }));
         continue;
       }
-      const cached = this.#cachedReads(decision, step.check);
+      // The facts the refused check read from this replica's cache.
+      const cached = step.reads.filter((name): name is Cacheable => name in CACHEABLE && decision.facts[name as Cacheable]?.cached === true);
       if (cached.length === 0) throw step.refusal;
       const copy = await this.facts.load(cached, decision, { fresh: true });
       if (cached.every((name) => CACHEABLE[name](decision.facts[name]!) === CACHEABLE[name](copy[name]!))) throw step.refusal;
       decision.reconsider(copy);
     }
-  }
-
-  /** The facts the refused check read that came from the cache. */
-  #cachedReads(decision: Decision, checkName: string): Cacheable[] {
-    const check = CHECKS[decision.ask.kind].find((c) => c.name === checkName);
-    const reads = check?.reads(decision.ask, decision.reach) ?? [];
-    return reads.filter((name): name is Cacheable => name in CACHEABLE && decision.facts[name as Cacheable]?.cached === true);
   }
 }
 
