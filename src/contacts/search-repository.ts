@@ -1,5 +1,7 @@
-import { type AliasedExpression, type Kysely, type RawBuilder, type SqlBool, type Transaction, sql } from 'kysely';
+import { type Expression, type Kysely, type SqlBool, type Transaction, sql } from 'kysely';
 import type { ContactRow, Database } from '../db/types.js';
+import type { FoldedQuery } from './search-fold.js';
+import { nameMatches, nameTier, rareWord } from './search-names.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -28,100 +30,54 @@ export interface SearchMatch {
 }
 
 /** A found contact with its place in the listing. */
-export type SearchHit = ContactRow & Omit<SearchMatch, 'contact_id'>;
-
-/** The query as the stored forms are folded: its name words, and the whole of it for emails. */
-export interface FoldedQuery {
-  words: string[];
-  folded: string;
-  /** Digits to find in a phone; null when the query is not a phone fragment of 3+ digits. */
-  digits: string | null;
-}
-
-/** Folds the query with the database's own functions, so that it meets the stored forms exactly. */
-export async function foldQuery(db: Db, q: string): Promise<Omit<FoldedQuery, 'digits'>> {
-  const { rows } = await sql<{ words: string[]; folded: string }>`
-    SELECT contact_search_words(${q}) AS words, contact_search_fold(${q}) AS folded
-  `.execute(db);
-  return rows[0]!;
-}
-
-/** A LIKE pattern that matches `text` literally. */
-const literal = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
-
-/** The folded name has a word that starts with `word`. */
-const nameHasWordStarting = (word: string): RawBuilder<SqlBool> => sql<SqlBool>`(' ' || t.sort_name) LIKE ${`% ${literal(word)}%`}`;
-
-/** Every query word starts a word of the folded name: the contact is a name match. */
-const nameMatches = (words: string[]): RawBuilder<SqlBool> => sql<SqlBool>`(${sql.join(words.map(nameHasWordStarting), sql` AND `)})`;
-
-/**
- * Name matches, listed by the name word the longest query word starts (an exact word before
- * its completions), then by name. A contact with two such words is listed at the first.
- */
-export function findByName(db: Db, query: FoldedQuery, after: SearchPosition | undefined, limit: number): Promise<SearchHit[]> {
-  const [lead, ...others] = [...query.words].sort((a, b) => b.length - a.length) as [string, ...string[]];
-  const matches = db
-    .selectFrom('contact_search_names as t')
-    .select(['t.contact_id', 't.word as term', 't.sort_name'])
-    .where(sql<SqlBool>`t.word ^@ ${lead}`)
-    .where(sql<SqlBool>`NOT EXISTS (
-      SELECT 1 FROM unnest(string_to_array(t.sort_name, ' ')) AS x(word) WHERE x.word ^@ ${lead} AND x.word < t.word COLLATE "C"
-    )`)
-    .$if(others.length > 0, (q) => q.where(nameMatches(others)))
-    .$if(after !== undefined, (q) => q.where(sql<SqlBool>`(t.word, t.sort_name, t.contact_id) > (${after!.term}, ${after!.sortName}, ${after!.id})`))
-    .orderBy('t.word')
-    .orderBy('t.sort_name')
-    .orderBy('t.contact_id')
-    .limit(limit);
-  return withContacts(db, matches.as('m'));
-}
+export type SearchHit = ContactRow & Omit<SearchMatch, 'contact_id'> & { tier: SearchTier };
 
 /** Emails that start with the query, of contacts that are not name matches, listed by email. */
-export function findByEmail(db: Db, query: FoldedQuery, after: SearchPosition | undefined, limit: number): Promise<SearchHit[]> {
-  const matches = db
-      .selectFrom('contact_search_emails as t')
-      .select(['t.contact_id', 't.email as term', 't.sort_name'])
-      .where(sql<SqlBool>`t.email ^@ ${query.folded}`)
-      .$if(query.words.length > 0, (q) => q.where(sql<SqlBool>`NOT ${nameMatches(query.words)}`))
-      // A contact with two such emails is listed at the first. OFFSET 0 keeps this a lookup of
-      // the contact's own emails rather than a join with every email in the range.
-      .where(sql<SqlBool>`NOT EXISTS (
-        SELECT 1 FROM contact_search_emails AS d
-        WHERE d.contact_id = t.contact_id AND d.email ^@ ${query.folded} AND d.email < t.email OFFSET 0
-      )`)
-      .$if(after !== undefined, (q) => q.where(sql<SqlBool>`(t.email, t.sort_name, t.contact_id) > (${after!.term}, ${after!.sortName}, ${after!.id})`))
-      .orderBy('t.email')
-      .orderBy('t.sort_name')
-      .orderBy('t.contact_id')
-      .limit(limit);
-  return withContacts(db, matches.as('m'));
-}
-
-/** Phones that hold the query's digits, of contacts matched neither by name nor email; by name. */
-export function findByPhone(db: Db, query: FoldedQuery & { digits: string }, after: SearchPosition | undefined, limit: number): Promise<SearchHit[]> {
-  const matches = db
-    .selectFrom('contact_search_phones as t')
-    .select(['t.contact_id', sql<string>`''`.as('term'), 't.sort_name'])
-    .where(sql<SqlBool>`t.digits LIKE ${`%${literal(query.digits)}%`}`)
+function emailTier(db: Db, query: FoldedQuery, after: SearchPosition | undefined, limit: number): Expression<SearchMatch> {
+  return db
+    .selectFrom('contact_search_emails as t')
+    .select(['t.contact_id', 't.email as term', 't.sort_name'])
+    .where(sql<SqlBool>`t.email ^@ ${query.folded}`)
     .$if(query.words.length > 0, (q) => q.where(sql<SqlBool>`NOT ${nameMatches(query.words)}`))
-    .where(sql<SqlBool>`NOT EXISTS (SELECT 1 FROM contact_search_emails AS d WHERE d.contact_id = t.contact_id AND d.email ^@ ${query.folded})`)
-    .$if(after !== undefined, (q) => q.where(sql<SqlBool>`(t.sort_name, t.contact_id) > (${after!.sortName}, ${after!.id})`))
+    // A contact with two such emails is listed at the first. OFFSET 0 keeps this a lookup of
+    // the contact's own emails rather than a join with every email in the range.
+    .where(sql<SqlBool>`NOT EXISTS (
+      SELECT 1 FROM contact_search_emails AS d
+      WHERE d.contact_id = t.contact_id AND d.email ^@ ${query.folded} AND d.email < t.email OFFSET 0
+    )`)
+    .$if(after !== undefined, (q) => q.where(sql<SqlBool>`(t.email, t.sort_name, t.contact_id) > (${after!.term}, ${after!.sortName}, ${after!.id})`))
+    .orderBy('t.email')
     .orderBy('t.sort_name')
     .orderBy('t.contact_id')
     .limit(limit);
-  return withContacts(db, matches.as('m'));
 }
 
-/** The contacts of one tier's matches, in the tier's order: one statement per tier. */
-function withContacts(db: Db, matches: AliasedExpression<SearchMatch, 'm'>): Promise<SearchHit[]> {
-  return db
-    .selectFrom(matches)
-    .innerJoin('contacts as c', 'c.id', 'm.contact_id')
-    .selectAll('c')
-    .select(['m.term', 'm.sort_name'])
-    .orderBy('m.term')
-    .orderBy('m.sort_name')
-    .orderBy('m.contact_id')
-    .execute();
+/**
+ * Name and email matches in one statement: each tier's range read in listing order, one after
+ * the other; the outer LIMIT ends the reading once the page is full, so the email range is not
+ * read at all when the name matches fill it (a plain Append runs its parts in order). `after`
+ * applies to its own tier; tiers before it are not read. A query of several words may first
+ * count its words' ranges (see rareWord).
+ */
+export async function findByNameOrEmail(
+  db: Db,
+  query: FoldedQuery,
+  tiers: readonly ('name' | 'email')[],
+  after: SearchPosition | undefined,
+  limit: number,
+): Promise<SearchHit[]> {
+  const rare = tiers.includes('name') ? await rareWord(db, query.words) : null;
+  const parts = tiers.map((tier) => {
+    const from = after?.tier === tier ? after : undefined;
+    const matches = tier === 'name' ? nameTier(db, query, from, limit, rare) : emailTier(db, query, from, limit);
+    return sql`(SELECT ${sql.lit(SEARCH_TIERS.indexOf(tier))} AS rank, m.* FROM (${matches}) AS m)`;
+  });
+  const { rows } = await sql<ContactRow & SearchMatch & { rank: number }>`
+    SELECT c.*, m.rank, m.term, m.sort_name
+    FROM (SELECT * FROM (${sql.join(parts, sql` UNION ALL `)}) AS u LIMIT ${limit}) AS m
+      JOIN contacts AS c ON c.id = m.contact_id
+    ORDER BY m.rank, m.term, m.sort_name, m.contact_id
+  `.execute(db);
+  return rows.map(({ rank, contact_id: _id, ...hit }) => ({ ...hit, tier: SEARCH_TIERS[rank]! }));
 }
+

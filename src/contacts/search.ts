@@ -1,17 +1,9 @@
 import type { Kysely } from 'kysely';
 import type { Page } from '../db/keyset.js';
 import type { ContactRow, Database } from '../db/types.js';
-import {
-  type FoldedQuery,
-  SEARCH_TIERS,
-  type SearchHit,
-  type SearchPosition,
-  type SearchTier,
-  findByEmail,
-  findByName,
-  findByPhone,
-  foldQuery,
-} from './search-repository.js';
+import { type FoldedQuery, foldQuery } from './search-fold.js';
+import { findByPhone } from './search-phones.js';
+import { SEARCH_TIERS, type SearchHit, type SearchPosition, type SearchTier, findByNameOrEmail } from './search-repository.js';
 
 /** Fewer digits than this would be found in most numbers: such a query matches no phone. */
 export const MIN_PHONE_DIGITS = 3;
@@ -26,23 +18,23 @@ export function phoneDigits(q: string): string | null {
   return digits.length >= MIN_PHONE_DIGITS ? digits : null;
 }
 
-/** One tier's matches after `after` (which is in this tier), or null when the query cannot match in it. */
-function findInTier(db: Kysely<Database>, tier: SearchTier, query: FoldedQuery, after: SearchPosition | undefined, limit: number): Promise<SearchHit[]> | null {
+/** Whether the query can match in a tier at all. */
+function canMatch(tier: SearchTier, query: FoldedQuery): boolean {
   switch (tier) {
     case 'name':
-      return query.words.length > 0 ? findByName(db, query, after, limit) : null;
+      return query.words.length > 0;
     case 'email':
-      return query.folded !== '' ? findByEmail(db, query, after, limit) : null;
+      return query.folded !== '';
     case 'phone':
-      return query.digits !== null ? findByPhone(db, { ...query, digits: query.digits }, after, limit) : null;
+      return query.digits !== null;
   }
 }
 
 /**
  * The contacts `q` finds, best first: name matches, then email matches, then phone matches,
- * each contact once, at its best match. Reads tier after tier until the page and one more are
- * found; every read is one index range in listing order, so a page costs about the same
- * whether ten contacts match or a hundred thousand.
+ * each contact once, at its best match. Name and email matches are read in one statement, the
+ * phones only when those leave the page (and one more) short; every read is an index range in
+ * listing order, so a page costs about the same whether ten contacts match or a hundred thousand.
  */
 export async function searchContacts(
   db: Kysely<Database>,
@@ -50,15 +42,18 @@ export async function searchContacts(
 ): Promise<Page<ContactRow, SearchPosition>> {
   const q = query.q.trim();
   const folded: FoldedQuery = { ...(await foldQuery(db, q)), digits: phoneDigits(q) };
-  const found: (SearchHit & { tier: SearchTier })[] = [];
   const first = query.after ? SEARCH_TIERS.indexOf(query.after.tier) : 0;
-  for (const tier of SEARCH_TIERS.slice(first)) {
-    if (found.length > query.limit) break;
-    const after = query.after?.tier === tier ? query.after : undefined;
-    const hits = await findInTier(db, tier, folded, after, query.limit + 1 - found.length);
-    // Each tier leaves out the contacts of the tiers before it; a contact changed between two
-    // reads could still turn up twice.
-    for (const hit of (await hits) ?? []) if (!found.some((f) => f.id === hit.id)) found.push({ ...hit, tier });
+  const tiers = SEARCH_TIERS.slice(first).filter((tier) => canMatch(tier, folded));
+  const wanted = query.limit + 1;
+  const textual = tiers.filter((tier) => tier !== 'phone');
+  const found: SearchHit[] = textual.length > 0 ? await findByNameOrEmail(db, folded, textual, query.after, wanted) : [];
+  if (found.length < wanted && tiers.includes('phone')) {
+    const after = query.after?.tier === 'phone' ? query.after : undefined;
+    // Each tier leaves out the contacts of the tiers before it; a contact changed between the
+    // two reads could still turn up twice.
+    for (const hit of await findByPhone(db, { ...folded, digits: folded.digits! }, after, wanted - found.length)) {
+      if (!found.some((f) => f.id === hit.id)) found.push(hit);
+    }
   }
   const page = found.slice(0, query.limit);
   const last = page[page.length - 1];

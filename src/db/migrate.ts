@@ -10,6 +10,17 @@ export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/', import.
 // Any constant works; it only has to be the same in every replica.
 const MIGRATION_LOCK_ID = 727_274_001;
 
+/**
+ * A migration that rewrites a big table (filling a new index for a million contacts) takes
+ * minutes: the statement timeout every other query has would abort it, and the service could
+ * never start on that database. Migrations run without it; the client waits up to an hour.
+ */
+const MIGRATION_STATEMENT_WAIT_MS = 60 * 60 * 1000;
+
+/** A migration statement, with the client's wait for it (pg reads query_timeout; its types omit it). */
+const migrationStatement = (text: string, values: unknown[] = []): pg.QueryConfig<unknown[]> =>
+  Object.assign({ text, values }, { query_timeout: MIGRATION_STATEMENT_WAIT_MS });
+
 /** Runs statements inside one transaction; implemented for a pg pool and for PGlite. */
 type TransactionRunner = <T>(
   work: (exec: (text: string) => Promise<void>, query: (text: string, params?: unknown[]) => Promise<Record<string, unknown>[]>) => Promise<T>,
@@ -34,11 +45,12 @@ function poolRunner(pool: pg.Pool): TransactionRunner {
     const client = await pool.connect();
     try {
       await client.query('BEGIN');
+      await client.query('SET LOCAL statement_timeout = 0');
       const result = await work(
         async (text) => {
-          await client.query(text);
+          await client.query(migrationStatement(text));
         },
-        async (text, params) => (await client.query(text, params)).rows,
+        async (text, params) => (await client.query(migrationStatement(text, params))).rows,
       );
       await client.query('COMMIT');
       return result;

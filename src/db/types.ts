@@ -68,6 +68,13 @@ export interface ContactSearchPhonesTable {
   sort_name: string;
 }
 
+/** Every suffix of 3+ digits of every phone (migration 0018): a fragment is a range of them. */
+export interface ContactSearchPhoneSuffixesTable {
+  suffix: string;
+  sort_name: string;
+  contact_id: string;
+}
+
 export interface SessionsTable {
   id: Generated<string>;
   live_chat_id: string;
@@ -200,6 +207,7 @@ export interface Database {
   contact_search_names: ContactSearchNamesTable;
   contact_search_emails: ContactSearchEmailsTable;
   contact_search_phones: ContactSearchPhonesTable;
+  contact_search_phone_suffixes: ContactSearchPhoneSuffixesTable;
   sessions: SessionsTable;
   messages: MessagesTable;
   channel_contacts: ChannelContactsTable;

@@ -1,5 +1,9 @@
 import { type CompiledQuery, Kysely, PGliteDialect, PostgresDialect, sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { foldQuery } from '../../src/contacts/search-fold.js';
+import { nameTier, rareWord } from '../../src/contacts/search-names.js';
+import { findByPhone } from '../../src/contacts/search-phones.js';
+import type { SearchMatch, SearchPosition } from '../../src/contacts/search-repository.js';
 import { ContactService } from '../../src/contacts/service.js';
 import type { Database } from '../../src/db/types.js';
 import { type TestDatabase, createTestDatabase } from '../support/database.js';
@@ -25,7 +29,7 @@ beforeAll(async () => {
            ARRAY['kunde' || g || '@example.com']
     FROM generate_series(1, 3000) AS g
   `.execute(handle.db);
-  await sql`ANALYZE contacts, contact_search_names, contact_search_emails, contact_search_phones`.execute(handle.db);
+  await sql`ANALYZE contacts, contact_search_names, contact_search_emails, contact_search_phones, contact_search_phone_suffixes`.execute(handle.db);
 });
 afterAll(() => database.drop());
 
@@ -64,9 +68,68 @@ describe('contact search plans', () => {
     for (const plan of plans) expect(plan).not.toMatch(/Seq Scan/);
   });
 
-  it('reads phone digits through the trigram or the listing-order index', async () => {
+  it('reads phone digits as one range of the suffix index', async () => {
     const plans = await plansOfSearch('4915');
-    expect(plans.some((plan) => /contact_search_phones_(trgm|order)/.test(plan))).toBe(true);
+    expect(plans.some((plan) => plan.includes('contact_search_phone_suffixes_order'))).toBe(true);
     for (const plan of plans) expect(plan).not.toMatch(/Seq Scan/);
+  });
+
+  it('reads the phones in listing order when more numbers hold the fragment than the range may read', async () => {
+    ran.length = 0;
+    const query = { words: ['4915'], folded: '4915', digits: '4915' };
+    expect(await findByPhone(db, query, undefined, 5, 10)).toHaveLength(5);
+    const plans = await Promise.all(ran.map(planOf));
+    expect(plans).toHaveLength(2);
+    expect(plans[0]).toContain('contact_search_phone_suffixes_order');
+    expect(plans[1]).toContain('contact_search_phones_order');
+    for (const plan of plans) expect(plan).not.toMatch(/Seq Scan/);
+  });
+
+  it('lists the same phone matches, page after page, whichever way they are read', async () => {
+    const pages = async (digits: string, rangeLimit: number) => {
+      const query = { words: [digits], folded: digits, digits };
+      const ids: string[] = [];
+      let after: SearchPosition | undefined;
+      for (;;) {
+        const hits = await findByPhone(db, query, after, 7, rangeLimit);
+        ids.push(...hits.map((hit) => hit.id));
+        const last = hits.at(-1);
+        if (hits.length < 7 || !last || ids.length >= 12 * 7) return ids;
+        after = { tier: 'phone', term: '', sortName: last.sort_name, id: last.id };
+      }
+    };
+    // Every number (the first twelve pages), a few dozen, a few.
+    for (const digits of ['4915', '123', '777']) {
+      const fromRange = await pages(digits, 100_000);
+      expect(fromRange.length, digits).toBeGreaterThan(7);
+      expect(new Set(fromRange).size, digits).toBe(fromRange.length);
+      expect(await pages(digits, 1), digits).toEqual(fromRange);
+    }
+  });
+
+  it('lists the same name matches, page after page, reading the lead word or a rarer one', async () => {
+    const pages = async (q: string, rare: string | null) => {
+      const query = { ...(await foldQuery(db, q)), digits: null };
+      const found: string[] = [];
+      let after: SearchPosition | undefined;
+      for (;;) {
+        const { rows } = await sql<SearchMatch>`SELECT * FROM (${nameTier(db, query, after, 6, rare)}) AS m`.execute(db);
+        found.push(...rows.map((row) => `${row.term}/${row.contact_id}`));
+        const last = rows.at(-1);
+        if (rows.length < 6 || !last || found.length >= 30 * 6) return found;
+        after = { tier: 'name', term: last.term, sortName: last.sort_name, id: last.contact_id };
+      }
+    };
+    for (const [q, rare] of [['anna 12', '12'], ['Müller an', 'muller'], ['zo 1 nowak', 'nowak'], ['an 29', '29']] as const) {
+      const folded = await foldQuery(db, q);
+      expect(await rareWord(db, folded.words), q).toBe(rare);
+      const byLead = await pages(q, null);
+      expect(byLead.length, q).toBeGreaterThan(6);
+      expect(await pages(q, rare), q).toEqual(byLead);
+    }
+    // One word, or every word common: read by the lead word, in listing order.
+    expect(await rareWord(db, ['anna'])).toBe(null);
+    expect(await rareWord(db, ['an', 'mu'], 700)).toBe('mu');
+    expect(await rareWord(db, ['an', 'mu'], 500)).toBe(null);
   });
 });

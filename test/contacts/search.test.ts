@@ -110,16 +110,25 @@ describe('GET /contacts?q= — what q matches', () => {
     expect(created.statusCode, created.body).toBe(201);
     expect(await names('quokka')).toEqual(['Inline Quokkaperson']);
 
-    const renamed = await create('Oldname Wombatson');
-    const patched = await call(t.app, 'PATCH', `/contacts/${renamed.id}`, { name: 'Newname Wombatson', emails: ['wombat@example.com'] });
+    const renamed = await create('Oldname Wombatson', { phones: ['+4915100011122'] });
+    const patched = await call(t.app, 'PATCH', `/contacts/${renamed.id}`, { name: 'Newname Wombatson', emails: ['wombat@example.com'], phones: ['+4930999888777'] });
     expect(patched.statusCode, patched.body).toBe(200);
     expect(await ids('oldname')).toEqual([]);
     expect(await ids('newname')).toEqual([renamed.id]);
     expect(await ids('wombat@')).toEqual([renamed.id]);
+    expect(await ids('00011122')).toEqual([]);
+    expect(await ids('999888')).toEqual([renamed.id]);
+    // The old number's suffixes are gone: the new one's eleven (3 to 13 digits) are all there is.
+    const suffixes = async (id: string) =>
+      (await t.database.handle.db.selectFrom('contact_search_phone_suffixes').select(['suffix', 'sort_name']).where('contact_id', '=', id).orderBy('suffix').execute());
+    expect(await suffixes(renamed.id)).toEqual(
+      Array.from({ length: 11 }, (_, i) => ({ suffix: '4930999888777'.slice(i), sort_name: 'newname wombatson' })).sort((a, b) => (a.suffix < b.suffix ? -1 : 1)),
+    );
 
     const removed = await create('Removed Numbatson', { phones: ['+4915155501234'], emails: ['numbat@example.com'] });
     await t.database.handle.db.deleteFrom('contacts').where('id', '=', removed.id).execute();
     for (const q of ['numbat', '55501234']) expect(await ids(q), q).toEqual([]);
+    expect(await suffixes(removed.id)).toEqual([]);
   });
 });
 

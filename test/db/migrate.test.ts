@@ -4,8 +4,9 @@ import { join } from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ContactService } from '../../src/contacts/service.js';
+import { connectDatabase } from '../../src/db/connection.js';
 import { MIGRATIONS_DIR, migrate } from '../../src/db/migrate.js';
-import { type TestDatabase, createTestDatabase } from '../support/database.js';
+import { type TestDatabase, createTestDatabase, usingPostgres } from '../support/database.js';
 
 let database: TestDatabase;
 const dirs: string[] = [];
@@ -90,22 +91,26 @@ describe('migrate', () => {
     expect(phones.map((r) => r.phone)).toEqual(['+551187650006', '+5511987650005']);
   });
 
-  it('makes the contacts already there searchable (0011)', async () => {
+  it('makes the contacts already there searchable (0011, 0018)', async () => {
     const db = database.handle.db;
     // The schema as before 0011: no search tables, functions or triggers.
     await sql`DROP FUNCTION contact_search_refresh() CASCADE`.execute(db);
-    await sql`DROP TABLE contact_search_names, contact_search_emails, contact_search_phones`.execute(db);
+    await sql`DROP TABLE contact_search_names, contact_search_emails, contact_search_phones, contact_search_phone_suffixes`.execute(db);
+    await sql`DROP FUNCTION contact_search_phone_suffixes(text[])`.execute(db);
     await sql`DROP FUNCTION contact_search_words(text), contact_search_fold(text), contact_search_digits(text[])`.execute(db);
     const { rows } = await sql<{ id: string }>`
       INSERT INTO contacts (name, phones, emails) VALUES ('Anna Müller', '{+4915123456789}', '{anna.mueller@example.com}') RETURNING id
     `.execute(db);
     const existing = rows[0]!.id;
 
-    const dir = await migrationsDir({ '9011_contact_search_again.sql': await readFile(join(MIGRATIONS_DIR, '0011_contact_search.sql'), 'utf8') });
-    expect(await migrate(database.handle, dir)).toEqual({ applied: ['9011_contact_search_again.sql'] });
+    const dir = await migrationsDir({
+      '9011_contact_search_again.sql': await readFile(join(MIGRATIONS_DIR, '0011_contact_search.sql'), 'utf8'),
+      '9018_phone_suffixes_again.sql': await readFile(join(MIGRATIONS_DIR, '0018_phone_suffixes.sql'), 'utf8'),
+    });
+    expect(await migrate(database.handle, dir)).toEqual({ applied: ['9011_contact_search_again.sql', '9018_phone_suffixes_again.sql'] });
 
     const contacts = new ContactService(db);
-    for (const q of ['müll', 'ann', 'anna.m', '2345']) {
+    for (const q of ['müll', 'ann', 'anna.m', '2345', '789', '4915123456789']) {
       expect((await contacts.search({ q, limit: 10 })).items.map((c) => c.id), q).toEqual([existing]);
     }
     const later = await contacts.create({ name: 'Later Contact' });
@@ -164,5 +169,20 @@ describe('migrate', () => {
     const dir = await migrationsDir({ '0001_mig_path.sql': 'CREATE TABLE mig_path (id integer);' }, 'release #2 100% ');
     expect(await migrate(database.handle, dir)).toEqual({ applied: ['0001_mig_path.sql'] });
     expect(await tableExists('mig_path')).toBe(true);
+  });
+
+  it.runIf(usingPostgres)('runs a migration longer than the statement timeout every other query has', async () => {
+    // Filling a new index for a big table takes minutes; the service must still start.
+    const handle = await connectDatabase({ databaseUrl: database.url!, poolSize: 1, statementTimeoutMs: 200 });
+    try {
+      await expect(sql`SELECT pg_sleep(0.4)`.execute(handle.db)).rejects.toThrow(/statement timeout/);
+      const dir = await migrationsDir({ '0001_mig_slow.sql': 'SELECT pg_sleep(0.4); CREATE TABLE mig_slow (id integer);' });
+      expect(await migrate(handle, dir)).toEqual({ applied: ['0001_mig_slow.sql'] });
+      expect(await tableExists('mig_slow')).toBe(true);
+      // The timeout was lifted for the migration only.
+      await expect(sql`SELECT pg_sleep(0.4)`.execute(handle.db)).rejects.toThrow(/statement timeout/);
+    } finally {
+      await handle.close();
+    }
   });
 });
