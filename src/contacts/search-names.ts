@@ -19,7 +19,7 @@ export const nameMatches = (words: string[]): RawBuilder<SqlBool> => sql<SqlBool
  * query of several words has one: 'anna s19' reads the contacts with a word starting 's19'
  * (none) instead of every Anna in the directory only to find that none has one.
  */
-export const RARE_WORD_ENTRIES = 2000;
+export const RARE_WORD_ENTRIES = 500;
 
 /** The word the listing is ordered by: the longest (the first of the longest, in query order). */
 const leadOf = (words: string[]) => [...words].sort((a, b) => b.length - a.length)[0]!;
@@ -27,15 +27,18 @@ const leadOf = (words: string[]) => [...words].sort((a, b) => b.length - a.lengt
 /**
  * The query word with the fewest name words starting with it, when there are at most
  * `RARE_WORD_ENTRIES`; null for one-word queries and when every word is common. One statement:
- * a capped count of each word's range.
+ * a capped count of each word's range. Words of one letter are not counted: they start a good
+ * part of any directory (and either way of reading lists the same contacts).
  */
 export async function rareWord(db: Db, words: string[], most = RARE_WORD_ENTRIES): Promise<string | null> {
   if (words.length < 2) return null;
-  const counts = words.map((word) => sql<number>`(SELECT count(*) FROM (SELECT 1 FROM contact_search_names AS t WHERE t.word ^@ ${word} LIMIT ${most + 1}) AS r)`);
+  const candidates = words.filter((word) => word.length > 1);
+  if (candidates.length === 0) return null;
+  const counts = candidates.map((word) => sql<number>`(SELECT count(*) FROM (SELECT 1 FROM contact_search_names AS t WHERE t.word ^@ ${word} LIMIT ${most + 1}) AS r)`);
   const { rows } = await sql<{ counts: number[] }>`SELECT ARRAY[${sql.join(counts)}]::int[] AS counts`.execute(db);
   const sizes = rows[0]!.counts;
   const rarest = sizes.indexOf(Math.min(...sizes));
-  return sizes[rarest]! <= most ? words[rarest]! : null;
+  return sizes[rarest]! <= most ? candidates[rarest]! : null;
 }
 
 /**

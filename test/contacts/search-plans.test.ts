@@ -122,7 +122,7 @@ describe('contact search plans', () => {
     };
     for (const [q, rare] of [['anna 12', '12'], ['Müller an', 'muller'], ['zo 1 nowak', 'nowak'], ['an 29', '29']] as const) {
       const folded = await foldQuery(db, q);
-      expect(await rareWord(db, folded.words), q).toBe(rare);
+      expect(await rareWord(db, folded.words, 2000), q).toBe(rare);
       const byLead = await pages(q, null);
       expect(byLead.length, q).toBeGreaterThan(6);
       expect(await pages(q, rare), q).toEqual(byLead);
@@ -131,5 +131,7 @@ describe('contact search plans', () => {
     expect(await rareWord(db, ['anna'])).toBe(null);
     expect(await rareWord(db, ['an', 'mu'], 700)).toBe('mu');
     expect(await rareWord(db, ['an', 'mu'], 500)).toBe(null);
+    expect(await rareWord(db, ['a', 'mu', 'z'], 700)).toBe('mu');
+    expect(await rareWord(db, ['a', 'z'], 700)).toBe(null);
   });
 });
