@@ -24,15 +24,19 @@ export const RARE_WORD_ENTRIES = 500;
 /** The word the listing is ordered by: the longest (the first of the longest, in query order). */
 const leadOf = (words: string[]) => [...words].sort((a, b) => b.length - a.length)[0]!;
 
+/** The query's words but the lead word (once). */
+const othersThan = (lead: string, words: string[]) => words.filter((word, i) => word !== lead || words.indexOf(word) !== i);
+
 /**
- * The query word with the fewest name words starting with it, when there are at most
- * `RARE_WORD_ENTRIES`; null for one-word queries and when every word is common. One statement:
- * a capped count of each word's range. Words of one letter are not counted: they start a good
- * part of any directory (and either way of reading lists the same contacts).
+ * The query word other than the lead with the fewest name words starting with it, when there
+ * are at most `RARE_WORD_ENTRIES`; null for one-word queries and when every other word is
+ * common. One statement: a capped count of each word's range. Words of one letter are not
+ * counted: they start a good part of any directory (and either way of reading lists the same
+ * contacts); a query with no other word to count costs no statement.
  */
 export async function rareWord(db: Db, words: string[], most = RARE_WORD_ENTRIES): Promise<string | null> {
-  if (words.length < 2) return null;
-  const candidates = words.filter((word) => word.length > 1);
+  // The lead word's range is read in listing order anyway, never more of it than the whole.
+  const candidates = othersThan(leadOf(words), words).filter((word) => word.length > 1);
   if (candidates.length === 0) return null;
   const counts = candidates.map((word) => sql<number>`(SELECT count(*) FROM (SELECT 1 FROM contact_search_names AS t WHERE t.word ^@ ${word} LIMIT ${most + 1}) AS r)`);
   const { rows } = await sql<{ counts: number[] }>`SELECT ARRAY[${sql.join(counts)}]::int[] AS counts`.execute(db);
@@ -66,7 +70,7 @@ export function nameTier(db: Db, query: FoldedQuery, after: SearchPosition | und
       .orderBy('t.contact_id')
       .limit(limit);
   }
-  const others = query.words.filter((word, i) => word !== lead || query.words.indexOf(word) !== i);
+  const others = othersThan(lead, query.words);
   return db
     .selectFrom('contact_search_names as t')
     .select(['t.contact_id', 't.word as term', 't.sort_name'])

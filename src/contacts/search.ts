@@ -32,9 +32,9 @@ function canMatch(tier: SearchTier, query: FoldedQuery): boolean {
 
 /**
  * The contacts `q` finds, best first: name matches, then email matches, then phone matches,
- * each contact once, at its best match. Name and email matches are read in one statement, the
- * phones only when those leave the page (and one more) short; every read is an index range in
- * listing order, so a page costs about the same whether ten contacts match or a hundred thousand.
+ * each contact once, at its best match. Name and email matches are read in one statement, a
+ * phone fragment's phones beside it; every read is an index range in listing order, so a page
+ * costs about the same whether ten contacts match or a hundred thousand.
  */
 export async function searchContacts(
   db: Kysely<Database>,
@@ -46,14 +46,19 @@ export async function searchContacts(
   const tiers = SEARCH_TIERS.slice(first).filter((tier) => canMatch(tier, folded));
   const wanted = query.limit + 1;
   const textual = tiers.filter((tier) => tier !== 'phone');
-  const found: SearchHit[] = textual.length > 0 ? await findByNameOrEmail(db, folded, textual, query.after, wanted) : [];
-  if (found.length < wanted && tiers.includes('phone')) {
-    const after = query.after?.tier === 'phone' ? query.after : undefined;
-    // Each tier leaves out the contacts of the tiers before it; a contact changed between the
-    // two reads could still turn up twice.
-    for (const hit of await findByPhone(db, { ...folded, digits: folded.digits! }, after, wanted - found.length)) {
-      if (!found.some((f) => f.id === hit.id)) found.push(hit);
-    }
+  const phoneAfter = query.after?.tier === 'phone' ? query.after : undefined;
+  // A phone fragment's name and email matches are few or none, so its phones are read at the
+  // same time (on another connection), not after them.
+  const none: SearchHit[] = [];
+  const [found, phones] = await Promise.all([
+    textual.length > 0 ? findByNameOrEmail(db, folded, textual, query.after, wanted) : none,
+    tiers.includes('phone') ? findByPhone(db, { ...folded, digits: folded.digits! }, phoneAfter, wanted) : none,
+  ]);
+  // Each tier leaves out the contacts of the tiers before it; a contact changed between the
+  // reads could still turn up twice.
+  for (const hit of phones) {
+    if (found.length >= wanted) break;
+    if (!found.some((f) => f.id === hit.id)) found.push(hit);
   }
   const page = found.slice(0, query.limit);
   const last = page[page.length - 1];

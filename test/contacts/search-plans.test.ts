@@ -120,7 +120,7 @@ describe('contact search plans', () => {
         after = { tier: 'name', term: last.term, sortName: last.sort_name, id: last.contact_id };
       }
     };
-    for (const [q, rare] of [['anna 12', '12'], ['Müller an', 'muller'], ['zo 1 nowak', 'nowak'], ['an 29', '29']] as const) {
+    for (const [q, rare] of [['anna 12', '12'], ['Müller an', 'an'], ['zo 1 nowak', 'zo'], ['an 29', '29']] as const) {
       const folded = await foldQuery(db, q);
       expect(await rareWord(db, folded.words, 2000), q).toBe(rare);
       const byLead = await pages(q, null);
@@ -131,7 +131,8 @@ describe('contact search plans', () => {
     expect(await rareWord(db, ['anna'])).toBe(null);
     expect(await rareWord(db, ['an', 'mu'], 700)).toBe('mu');
     expect(await rareWord(db, ['an', 'mu'], 500)).toBe(null);
-    expect(await rareWord(db, ['a', 'mu', 'z'], 700)).toBe('mu');
-    expect(await rareWord(db, ['a', 'z'], 700)).toBe(null);
+    // The lead word is never counted (its range is read in listing order anyway), nor one letter.
+    expect(await rareWord(db, ['anna', 'mu', 'z'], 700)).toBe('mu');
+    expect(await rareWord(db, ['a', 'mu', 'z'], 700)).toBe(null);
   });
 });
