@@ -53,11 +53,10 @@ function emailTier(db: Db, query: FoldedQuery, after: SearchPosition | undefined
 }
 
 /**
- * Name and email matches in one statement: each tier's range read in listing order, one after
- * the other; the outer LIMIT ends the reading once the page is full, so the email range is not
- * read at all when the name matches fill it (a plain Append runs its parts in order). `after`
- * applies to its own tier; tiers before it are not read. A query of several words may first
- * count its words' ranges (see rareWord).
+ * Name and email matches in one statement, each tier's range read in listing order. The email
+ * range is read only when the name matches leave the page short (a one-time filter on their
+ * count), so a name query reads no emails. `after` applies to its own tier; tiers before it are
+ * not read. A query of several words may first count its words' ranges (see rareWord).
  */
 export async function findByNameOrEmail(
   db: Db,
@@ -67,17 +66,25 @@ export async function findByNameOrEmail(
   limit: number,
 ): Promise<SearchHit[]> {
   const rare = tiers.includes('name') ? await rareWord(db, query.words) : null;
-  const parts = tiers.map((tier) => {
+  const parts = tiers.map((tier, i) => {
     const from = after?.tier === tier ? after : undefined;
     const matches = tier === 'name' ? nameTier(db, query, from, limit, rare) : emailTier(db, query, from, limit);
-    return sql`(SELECT ${sql.lit(SEARCH_TIERS.indexOf(tier))} AS rank, m.* FROM (${matches}) AS m)`;
+    // Read only while the tiers before left the page short.
+    const needed = sql.join(
+      tiers.slice(0, i).map((_, j) => sql`(SELECT count(*) FROM ${sql.ref(`tier${j}`)})`),
+      sql` + `,
+    );
+    return sql`${sql.ref(`tier${i}`)} AS MATERIALIZED (
+      SELECT ${sql.lit(SEARCH_TIERS.indexOf(tier))} AS rank, m.* FROM (${matches}) AS m ${i > 0 ? sql`WHERE ${needed} < ${limit}` : sql``}
+    )`;
   });
   const { rows } = await sql<ContactRow & SearchMatch & { rank: number }>`
+    WITH ${sql.join(parts)}
     SELECT c.*, m.rank, m.term, m.sort_name
-    FROM (SELECT * FROM (${sql.join(parts, sql` UNION ALL `)}) AS u LIMIT ${limit}) AS m
+    FROM (${sql.join(tiers.map((_, i) => sql`SELECT * FROM ${sql.ref(`tier${i}`)}`), sql` UNION ALL `)}) AS m
       JOIN contacts AS c ON c.id = m.contact_id
     ORDER BY m.rank, m.term, m.sort_name, m.contact_id
+    LIMIT ${limit}
   `.execute(db);
   return rows.map(({ rank, contact_id: _id, ...hit }) => ({ ...hit, tier: SEARCH_TIERS[rank]! }));
 }
-

@@ -62,6 +62,18 @@ describe('contact search plans', () => {
     }
   });
 
+  it('reads no email when the name matches fill the page, and the emails when they do not', async () => {
+    const analyzed = async (q: string) => {
+      ran.length = 0;
+      await new ContactService(db).search({ q, limit: 5 });
+      const statement = ran.find((query) => query.sql.includes('contact_search_emails'))!;
+      const { rows } = await database.handle.db.executeQuery<Record<string, string>>({ ...statement, sql: `EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) ${statement.sql}` });
+      return rows.map((row) => String(Object.values(row)[0])).find((line) => line.includes('on contact_search_emails t'))!;
+    };
+    expect(await analyzed('ann')).toContain('never executed');
+    expect(await analyzed('kunde12')).not.toContain('never executed');
+  });
+
   it('reads emails through their index', async () => {
     const plans = await plansOfSearch('kunde12');
     expect(plans.some((plan) => plan.includes('contact_search_emails_order'))).toBe(true);
