@@ -55,32 +55,25 @@ export async function rareWord(db: Db, words: string[], most = RARE_WORD_ENTRIES
  */
 export function nameTier(db: Db, query: FoldedQuery, after: SearchPosition | undefined, limit: number, rare: string | null): Expression<SearchMatch> {
   const lead = leadOf(query.words);
-  if (rare !== null) {
-    // The first word of the name that the lead word starts: the same word the other way lists it at.
-    const term = sql<string>`(SELECT min(x.word COLLATE "C") FROM unnest(string_to_array(t.sort_name, ' ')) AS x(word) WHERE x.word ^@ ${lead})`;
-    return db
-      .selectFrom('contact_search_names as t')
-      .select(['t.contact_id', term.as('term'), 't.sort_name'])
-      .distinct()
-      .where(sql<SqlBool>`t.word ^@ ${rare}`)
-      .where(nameMatches(query.words))
-      .$if(after !== undefined, (q) => q.where(sql<SqlBool>`(${term}, t.sort_name, t.contact_id) > (${after!.term}, ${after!.sortName}, ${after!.id})`))
-      .orderBy('term')
-      .orderBy('t.sort_name')
-      .orderBy('t.contact_id')
-      .limit(limit);
-  }
   const others = othersThan(lead, query.words);
+  // Read by the lead word, the row's word is the listing word; read by a rare word, the
+  // listing word is the first word of the name that the lead word starts (the same one).
+  const term =
+    rare === null ? sql<string>`t.word` : sql<string>`(SELECT min(x.word COLLATE "C") FROM unnest(string_to_array(t.sort_name, ' ')) AS x(word) WHERE x.word ^@ ${lead})`;
   return db
     .selectFrom('contact_search_names as t')
-    .select(['t.contact_id', 't.word as term', 't.sort_name'])
-    .where(sql<SqlBool>`t.word ^@ ${lead}`)
-    .where(sql<SqlBool>`NOT EXISTS (
-      SELECT 1 FROM unnest(string_to_array(t.sort_name, ' ')) AS x(word) WHERE x.word ^@ ${lead} AND x.word < t.word COLLATE "C"
-    )`)
-    .$if(others.length > 0, (q) => q.where(nameMatches(others)))
-    .$if(after !== undefined, (q) => q.where(sql<SqlBool>`(t.word, t.sort_name, t.contact_id) > (${after!.term}, ${after!.sortName}, ${after!.id})`))
-    .orderBy('t.word')
+    .select(['t.contact_id', term.as('term'), 't.sort_name'])
+    .$if(rare !== null, (q) => q.distinct().where(sql<SqlBool>`t.word ^@ ${rare}`).where(nameMatches(query.words)))
+    .$if(rare === null, (q) =>
+      q
+        .where(sql<SqlBool>`t.word ^@ ${lead}`)
+        .where(sql<SqlBool>`NOT EXISTS (
+          SELECT 1 FROM unnest(string_to_array(t.sort_name, ' ')) AS x(word) WHERE x.word ^@ ${lead} AND x.word < t.word COLLATE "C"
+        )`)
+        .$if(others.length > 0, (r) => r.where(nameMatches(others))),
+    )
+    .$if(after !== undefined, (q) => q.where(sql<SqlBool>`(${term}, t.sort_name, t.contact_id) > (${after!.term}, ${after!.sortName}, ${after!.id})`))
+    .orderBy('term')
     .orderBy('t.sort_name')
     .orderBy('t.contact_id')
     .limit(limit);

@@ -78,7 +78,7 @@ function findByPhoneInListingOrder(db: Db, query: FoldedQuery & { digits: string
   return withContacts(db, matches.as('m'));
 }
 
-/** The contacts of one tier's matches, in the tier's order: one statement per tier. */
+/** The contacts of phone matches read in listing order, in that order. */
 function withContacts(db: Db, matches: AliasedExpression<SearchMatch, 'm'>): Promise<PhoneHit[]> {
   return db
     .selectFrom(matches)
