@@ -103,7 +103,7 @@ export interface Config {
 
 /** The event log and its webhooks (the EVENT_* variables). */
 export interface EventsConfig {
-  /** Run the webhook fan-out and delivery worker in this process. */
+  /** Run the webhook delivery worker in this process. */
   deliveryEnabled: boolean;
   retentionDays: number;
   deliveryTimeoutMs: number;

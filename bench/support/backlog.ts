@@ -7,8 +7,8 @@ export interface Backlog {
   queuedMessages: number;
   /** Event deliveries not yet delivered or failed. */
   pendingDeliveries: number;
-  /** Active subscriptions that have events in the log not yet turned into deliveries. */
-  subscriptionsBehind: number;
+  /** Events in the log past an active subscription's position (not yet sent, or in a window being sent), summed over them. */
+  eventsBehind: number;
 }
 
 export async function readBacklog(db: ScratchDatabase): Promise<Backlog> {
@@ -16,16 +16,16 @@ export async function readBacklog(db: ScratchDatabase): Promise<Backlog> {
     SELECT (SELECT count(*) FROM messages WHERE status = 'queued')::int AS queued,
            (SELECT count(*) FROM event_deliveries WHERE status = 'pending')::int AS pending,
            (SELECT count(*) FROM event_subscriptions AS s
-            WHERE s.status = 'active'
-              AND EXISTS (SELECT 1 FROM events AS e WHERE (e.xid, e.position) > (s.after_xid, s.after_position)))::int AS behind`);
-  return { queuedMessages: row!.queued, pendingDeliveries: row!.pending, subscriptionsBehind: row!.behind };
+            JOIN events AS e ON (e.xid, e.position) > (s.after_xid, s.after_position)
+            WHERE s.status = 'active')::int AS behind`);
+  return { queuedMessages: row!.queued, pendingDeliveries: row!.pending, eventsBehind: row!.behind };
 }
 
-export const isEmpty = (b: Backlog): boolean => b.queuedMessages === 0 && b.pendingDeliveries === 0 && b.subscriptionsBehind === 0;
+export const isEmpty = (b: Backlog): boolean => b.queuedMessages === 0 && b.pendingDeliveries === 0 && b.eventsBehind === 0;
 
 export const describeBacklog = (b: Backlog): string =>
   `${b.queuedMessages} messages queued, ${b.pendingDeliveries} event deliveries pending` +
-  (b.subscriptionsBehind > 0 ? `, ${b.subscriptionsBehind} subscription(s) with events not yet fanned out` : '');
+  (b.eventsBehind > 0 ? `, ${b.eventsBehind} events not yet sent to a subscription` : '');
 
 export interface Drain {
   drained: boolean;
@@ -49,7 +49,7 @@ export async function waitForDrain(db: ScratchDatabase, timeoutSeconds: number):
     const left = await readBacklog(db);
     const seconds = (performance.now() - started) / 1000;
     if (outboxSeconds === null && left.queuedMessages === 0) outboxSeconds = seconds;
-    if (eventsSeconds === null && left.pendingDeliveries === 0 && left.subscriptionsBehind === 0) eventsSeconds = seconds;
+    if (eventsSeconds === null && left.pendingDeliveries === 0 && left.eventsBehind === 0) eventsSeconds = seconds;
     if (isEmpty(left)) return { drained: true, outboxSeconds, eventsSeconds, left };
     if (seconds >= timeoutSeconds) return { drained: false, outboxSeconds, eventsSeconds, left };
     await sleep(250);

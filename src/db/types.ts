@@ -179,6 +179,9 @@ export interface EventSubscriptionsTable {
   after_xid: ColumnType<string, never, string>;
   after_position: ColumnType<number, never, number>;
   since_snapshot: ColumnType<string, never, string>;
+  /** The lease of a window of the log being sent (migration 0019), and its slots. */
+  window_until: ColumnType<Date | null, never, Date | null>;
+  window_slots: ColumnType<number, never, number>;
   created_at: CreatedAt;
   updated_at: UpdatedAt;
 }

@@ -6,64 +6,6 @@ import type { EventDeliveryStatus } from '../domain/event.js';
 type Db = Kysely<Database> | Transaction<Database>;
 
 /**
- * Turns new events into deliveries for every active subscription whose types and live chats
- * they match, up to `batch` events per subscription, in one statement. Each subscription reads
- * the log after its own position, with the same rule as GET /events (only transactions older
- * than every running one), so none is skipped; events of transactions that had committed when
- * the subscription started are not its own. Running it in several replicas at once is safe:
- * each takes the subscriptions no other is fanning out or claiming from (SKIP LOCKED), a
- * delivery exists once per event and subscription, and a position only moves forwards.
- */
-export async function fanOutEvents(db: Db, options: { batch: number }): Promise<{ queued: number; more: boolean }> {
-  const result = await sql<{ queued: number; fullest: number | null }>`
-    WITH horizon AS MATERIALIZED (SELECT event_log_horizon() AS xid),
-    sub AS MATERIALIZED (
-      SELECT s.id, s.types, s.live_chat_ids, s.since_snapshot, s.after_xid, s.after_position
-      FROM event_subscriptions AS s
-      WHERE s.status = 'active'
-      ORDER BY s.id
-      FOR NO KEY UPDATE SKIP LOCKED
-    ),
-    scanned AS MATERIALIZED (
-      SELECT s.id AS subscription_id, s.types, s.live_chat_ids, s.since_snapshot, e.live_chat_id, e.id AS event_id, e.type, e.xid, e.position
-      FROM sub AS s
-      CROSS JOIN LATERAL (
-        SELECT e.live_chat_id, e.id, e.type, e.xid, e.position
-        FROM events AS e
-        WHERE (e.xid, e.position) > (s.after_xid, s.after_position)
-          AND e.xid < (SELECT xid FROM horizon)
-        ORDER BY e.xid, e.position
-        LIMIT ${options.batch}::integer
-      ) AS e
-    ),
-    queued AS (
-      INSERT INTO event_deliveries (live_chat_id, event_id, subscription_id)
-      SELECT live_chat_id, event_id, subscription_id FROM scanned
-      WHERE (types IS NULL OR type = ANY(types))
-        AND (live_chat_ids IS NULL OR live_chat_id = ANY(live_chat_ids))
-        AND NOT pg_visible_in_snapshot(xid, since_snapshot)
-      ORDER BY xid, position
-      ON CONFLICT DO NOTHING
-      RETURNING 1
-    ),
-    reached AS (
-      SELECT DISTINCT ON (subscription_id) subscription_id, xid, position
-      FROM scanned ORDER BY subscription_id, xid DESC, position DESC
-    ),
-    moved AS (
-      UPDATE event_subscriptions AS s SET after_xid = r.xid, after_position = r.position
-      FROM reached AS r
-      WHERE s.id = r.subscription_id AND (s.after_xid, s.after_position) < (r.xid, r.position)
-      RETURNING s.id
-    )
-    SELECT (SELECT count(*) FROM queued)::integer AS queued,
-           (SELECT max(n) FROM (SELECT count(*) AS n FROM scanned GROUP BY subscription_id) AS per)::integer AS fullest
-  `.execute(db);
-  const row = result.rows[0];
-  return { queued: row?.queued ?? 0, more: (row?.fullest ?? 0) >= options.batch };
-}
-
-/**
  * Queues every kept event since `since` that matches the subscription for delivery again, as
  * new deliveries or by resetting the ones it had. Returns how many.
  */

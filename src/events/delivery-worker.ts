@@ -2,16 +2,13 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Clock } from '../clock.js';
 import type { DatabaseHandle } from '../db/connection.js';
 import { LoopSleep, settleWithin } from '../delivery/loop-sleep.js';
-import { retryDelayMs } from '../delivery/retry-policy.js';
-import { eventJson } from '../domain/event.js';
 import type { SecretBox } from '../live-chats/secret-box.js';
 import type { GroupCommitter } from '../db/group-commit.js';
 import { type AttemptResult, type Claim, type ClaimedDelivery, attemptRecorder, claimDeliveries, releaseClaims, releaseExpiredLeases } from './delivery-claims.js';
-import { fanOutEvents } from './delivery-repository.js';
 import type { EventLogWatch } from './log-watch.js';
-import { signWebhook } from './signature.js';
-import { signingSecretsCache } from './subscription-secrets.js';
+import { WebhookAttempts } from './webhook-attempts.js';
 import type { WebhookOutcome, WebhookSender } from './webhook-sender.js';
+import { LogWindowSender } from './window-sender.js';
 
 export type EventDeliveryOutcome = 'delivered' | 'retry' | 'failed';
 
@@ -41,16 +38,17 @@ export interface EventDeliveryWorkerOptions {
   random?: () => number;
 }
 
-const FAN_OUT_BATCH = 500;
 const ERROR_BACKOFF_MAX_MS = 10_000;
 /** Wakes for new events within this long share one look, so events go out in batches. */
 const WAKE_COALESCE_MS = 25;
 
 /**
- * Delivers events to webhook subscriptions, in every replica: turns new events into
- * deliveries (fanOutEvents), claims due ones under a lease, POSTs them signed outside any
- * transaction, and writes the outcome guarded by the claim — delivered, retried with backoff,
- * or failed after the last attempt. At least once: a claim whose holder died is taken again.
+ * Delivers events to webhook subscriptions, in every replica. First attempts go straight from
+ * the log: a window of a subscription's next events is taken under a lease, sent signed outside
+ * any transaction, and written with its outcomes in one statement that also moves the
+ * subscription past it (log-windows.ts). Retries and replays are delivery rows, claimed under a
+ * lease and written guarded by the claim — delivered, retried with backoff, or failed after the
+ * last attempt. At least once: a window or a claim whose holder died is taken again.
  */
 export class EventDeliveryWorker {
   readonly #db: EventDeliveryWorkerOptions['database']['db'];
@@ -58,7 +56,10 @@ export class EventDeliveryWorker {
   readonly #concurrency: number;
   readonly #leaseMs: number;
   readonly #pollIntervalMs: number;
+  /** Attempts of claimed deliveries and windows being sent: all that stop() waits for. */
   readonly #inFlight = new Set<Promise<void>>();
+  #claimedInFlight = 0;
+  readonly #windows: LogWindowSender;
   readonly #shutdown = new AbortController();
   #state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
   #loop: Promise<void> | null = null;
@@ -68,19 +69,34 @@ export class EventDeliveryWorker {
   #nextRetryAt = Number.POSITIVE_INFINITY;
   #expiredLeasesCheckedAt = Number.NEGATIVE_INFINITY;
   readonly #outcomes: GroupCommitter<{ claim: Claim; result: AttemptResult }, boolean>;
-  readonly #signingSecrets: ReturnType<typeof signingSecretsCache>;
-  /** New events may wait for their fan-out (set by the log's watch, and while a fan-out had more). */
+  readonly #attempts: WebhookAttempts;
+  /** New events may wait to be read (set by the log's watch, when a window ends, and while a read had more). */
   #eventsAppended = true;
-  #fannedOutAt = Number.NEGATIVE_INFINITY;
+  #logReadAt = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly options: EventDeliveryWorkerOptions) {
     this.#db = options.database.db;
     this.#outcomes = attemptRecorder(this.#db);
-    this.#signingSecrets = signingSecretsCache(options.secrets);
+    this.#attempts = new WebhookAttempts({ ...options, shutdown: this.#shutdown.signal });
     this.#log = options.logger.child({ component: 'event-delivery' });
     this.#concurrency = options.concurrency ?? 128;
     this.#leaseMs = options.timeoutMs * 2 + 5_000;
     this.#pollIntervalMs = options.pollIntervalMs ?? (options.database.kind === 'pglite' ? 250 : 1_000);
+    this.#windows = new LogWindowSender({
+      ...options,
+      db: this.#db,
+      attempts: this.#attempts,
+      log: this.#log,
+      leaseMs: this.#leaseMs,
+      inFlight: this.#inFlight,
+      stopping: () => this.#state !== 'running',
+      settled: (result) => this.#settled(result),
+      ended: () => {
+        // Events appended meanwhile waited for the window to end: read on at once.
+        this.#eventsAppended = true;
+        this.wake();
+      },
+    });
   }
 
   start(): void {
@@ -129,14 +145,14 @@ export class EventDeliveryWorker {
           await releaseExpiredLeases(this.#db);
           this.#expiredLeasesCheckedAt = Date.now();
         }
-        // Fan-out when events were appended, while it has more, and at every poll interval.
-        if (this.#eventsAppended || Date.now() - this.#fannedOutAt >= this.#pollIntervalMs) {
+        // The log is read when events were appended, while a read had more, and at every poll interval.
+        if ((this.#eventsAppended || Date.now() - this.#logReadAt >= this.#pollIntervalMs) && this.#room() > 0) {
           this.#eventsAppended = false;
-          this.#fannedOutAt = Date.now();
-          busy = (await fanOutEvents(this.#db, { batch: FAN_OUT_BATCH })).more;
+          this.#logReadAt = Date.now();
+          busy = await this.#windows.claim(this.#room());
           this.#eventsAppended ||= busy;
         }
-        const capacity = this.#concurrency - this.#inFlight.size;
+        const capacity = this.#room();
         if (capacity > 0) {
           const claimed = await claimDeliveries(this.#db, { limit: capacity, perSubscription: this.options.perSubscription, leaseMs: this.#leaseMs });
           if (this.#state !== 'running') {
@@ -150,7 +166,7 @@ export class EventDeliveryWorker {
       } catch (error) {
         if (this.#state !== 'running') break;
         const backoffMs = Math.min(ERROR_BACKOFF_MAX_MS, 250 * 2 ** failures++);
-        this.#log.error({ err: error, backoffMs }, 'could not fan out or claim event deliveries');
+        this.#log.error({ err: error, backoffMs }, 'could not read the log or claim event deliveries');
         await this.#sleep.sleep(backoffMs);
         continue;
       }
@@ -158,8 +174,15 @@ export class EventDeliveryWorker {
     }
   }
 
+  /** Attempts this process may still start: its concurrency less claims in flight and windows' slots. */
+  #room(): number {
+    return this.#concurrency - this.#claimedInFlight - this.#windows.slots;
+  }
+
   #track(delivery: ClaimedDelivery): void {
+    this.#claimedInFlight += 1;
     const attempt = this.#attempt(delivery).finally(() => {
+      this.#claimedInFlight -= 1;
       this.#inFlight.delete(attempt);
       // Its subscription may have more due: look again at once (attempts whose outcomes were
       // written together end together, and share that look).
@@ -171,47 +194,30 @@ export class EventDeliveryWorker {
   async #attempt(delivery: ClaimedDelivery): Promise<void> {
     const { maxAttempts } = this.options.policy;
     try {
-      let outcome: WebhookOutcome;
+      let result: AttemptResult | null;
       if (delivery.attempts > maxAttempts) {
         // Earlier claims ended without an outcome (their processes died mid-attempt).
-        outcome = { delivered: false, statusCode: null, error: `No outcome after ${delivery.attempts - 1} attempts.` };
+        const outcome: WebhookOutcome = { delivered: false, statusCode: null, error: `No outcome after ${delivery.attempts - 1} attempts.` };
+        result = this.#attempts.resultOf(outcome, delivery.attempts);
       } else {
-        outcome = await this.#send(delivery);
-        if (!outcome.delivered && this.#shutdown.signal.aborted) {
+        result = await this.#attempts.make(delivery, delivery.event, delivery.attempts);
+        if (!result) {
           await releaseClaims(this.#db, [delivery]);
           return;
         }
       }
-      const result = this.#resultOf(outcome, delivery.attempts);
       const recorded = await this.#outcomes.write({ claim: delivery, result });
       if (!recorded) this.#log.warn({ deliveryId: delivery.id }, 'attempt ended after its lease; it may be made again');
-      if (result.status === 'pending') this.#nextRetryAt = Math.min(this.#nextRetryAt, Date.now() + result.delayMs);
-      this.#observe(result.status === 'pending' ? 'retry' : result.status);
+      this.#settled(result);
     } catch (error) {
       this.#log.error({ err: error, deliveryId: delivery.id }, 'event delivery bookkeeping failed; it is retried once its lease runs out');
     }
   }
 
-  async #send(delivery: ClaimedDelivery): Promise<WebhookOutcome> {
-    const now = this.options.clock.now();
-    let secrets: string[];
-    try {
-      secrets = this.#signingSecrets(delivery.sealedSecrets, delivery.previousSecretExpiresAt, now);
-    } catch {
-      return { delivered: false, statusCode: null, error: 'The subscription secret cannot be decrypted with SECRETS_KEY.' };
-    }
-    const body = JSON.stringify(eventJson(delivery.event));
-    const timestamp = Math.floor(now.getTime() / 1000);
-    const signature = signWebhook(secrets, delivery.event.id, timestamp, body);
-    return this.options.sender.send({ url: delivery.url, id: delivery.event.id, timestamp, body, signature }, this.#shutdown.signal);
-  }
-
-  /** Delivered on a 2xx; otherwise retried with backoff until the last attempt, then failed. */
-  #resultOf(outcome: WebhookOutcome, attempts: number): AttemptResult {
-    if (outcome.delivered) return { status: 'delivered', statusCode: outcome.statusCode };
-    const { statusCode, error } = outcome;
-    if (attempts >= this.options.policy.maxAttempts) return { status: 'failed', statusCode, error: `${error} (gave up after ${attempts} attempts)` };
-    return { status: 'pending', delayMs: retryDelayMs(attempts, this.options.policy, this.options.random), statusCode, error };
+  /** An attempt's outcome is written: counted, and its retry looked for in time. */
+  #settled(result: AttemptResult): void {
+    if (result.status === 'pending') this.#nextRetryAt = Math.min(this.#nextRetryAt, Date.now() + result.delayMs);
+    this.#observe(result.status === 'pending' ? 'retry' : result.status);
   }
 
   #observe(outcome: EventDeliveryOutcome): void {

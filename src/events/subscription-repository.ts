@@ -5,7 +5,7 @@ import type { SubscriptionStatus } from '../domain/event.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
-/** A subscription as stored, without its place in the log (only the fan-out reads that). */
+/** A subscription as stored, without its place in the log (only the webhook worker reads that). */
 export interface SubscriptionRow {
   id: string;
   url: string;

@@ -1,0 +1,129 @@
+import { type Kysely, type Transaction, sql } from 'kysely';
+import type { Database } from '../db/types.js';
+import type { Event } from '../domain/event.js';
+import type { AttemptResult } from './delivery-claims.js';
+import { toEvent } from './log-repository.js';
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+/**
+ * A subscription's next events, taken from the log under a lease: sent straight from here with
+ * at most `slots` in flight, then written with their outcomes in one statement (recordWindow).
+ */
+export interface LogWindow {
+  subscriptionId: string;
+  url: string;
+  sealedSecrets: string;
+  previousSecretExpiresAt: Date | null;
+  /** The lease; also the window's identity: its outcomes are only written while it still matches. */
+  leaseUntil: Date;
+  /** Webhooks in flight at once for this window (its subscription's limit less its retries in flight). */
+  slots: number;
+  /** Where the subscription's position moves once the window is written. */
+  end: { xid: string; position: number };
+  events: Event[];
+}
+
+export interface WindowClaim {
+  windows: LogWindow[];
+  /** A subscription read a full scan: there may be more to read at once. */
+  more: boolean;
+}
+
+/**
+ * Claims up to `maxWindows` windows of up to `maxEvents` log events each, in one round trip
+ * (migration 0019). Several replicas may claim at once: a subscription is read by one at a time.
+ */
+export async function claimWindows(db: Db, options: { maxWindows: number; maxEvents: number; perSubscription: number; leaseMs: number }): Promise<WindowClaim> {
+  const { rows } = await sql<{
+    subscription_id: string;
+    url: string;
+    secrets: string;
+    previous_secret_expires_at: Date | null;
+    lease_until: Date | null;
+    slots: number;
+    end_xid: string;
+    end_position: string | number;
+    full_scan: boolean;
+    event_id: string | null;
+    live_chat_id: string;
+    type: string;
+    occurred_at: Date;
+    data: Record<string, unknown>;
+  }>`
+    SELECT * FROM claim_event_windows(${options.maxWindows}::integer, ${options.maxEvents}::integer, ${options.perSubscription}::integer, ${options.leaseMs}::integer)
+  `.execute(db);
+  const windows = new Map<string, LogWindow>();
+  let more = false;
+  for (const row of rows) {
+    more ||= row.full_scan;
+    if (row.lease_until === null || row.event_id === null) continue;
+    let window = windows.get(row.subscription_id);
+    if (!window) {
+      window = {
+        subscriptionId: row.subscription_id,
+        url: row.url,
+        sealedSecrets: row.secrets,
+        previousSecretExpiresAt: row.previous_secret_expires_at ? new Date(row.previous_secret_expires_at) : null,
+        leaseUntil: new Date(row.lease_until),
+        slots: row.slots,
+        end: { xid: String(row.end_xid), position: Number(row.end_position) },
+        events: [],
+      };
+      windows.set(row.subscription_id, window);
+    }
+    window.events.push(toEvent({ id: row.event_id, type: row.type, live_chat_id: row.live_chat_id, occurred_at: row.occurred_at, data: row.data }));
+  }
+  return { windows: [...windows.values()], more };
+}
+
+/** An event of a window: its attempt's result, or untried (due again at once, no attempt counted). */
+export type WindowOutcome = { event: Pick<Event, 'id' | 'liveChatId'>; result: AttemptResult | 'untried' };
+
+/**
+ * Ends a window while its lease still holds: writes one delivery per event with its outcome
+ * (those a replay queued meanwhile are left as they are: they go out again), moves the
+ * subscription's position past the window (never backwards: a resumed subscription starts
+ * later) and frees its slots, in one statement. False when the lease no longer held (another
+ * replica took the window again after it ran out); then nothing is written.
+ */
+export async function recordWindow(db: Db, window: Pick<LogWindow, 'subscriptionId' | 'leaseUntil' | 'end'>, outcomes: readonly WindowOutcome[]): Promise<boolean> {
+  const status = (o: WindowOutcome) => (o.result === 'untried' ? 'pending' : o.result.status);
+  const delay = (o: WindowOutcome) => (o.result !== 'untried' && o.result.status === 'pending' ? Math.max(0, Math.round(o.result.delayMs)) : 0);
+  const { rows } = await sql<{ held: boolean }>`
+    WITH held AS (
+      SELECT s.id FROM event_subscriptions AS s
+      WHERE s.id = ${window.subscriptionId} AND s.window_until = ${window.leaseUntil.toISOString()}::timestamptz
+      FOR NO KEY UPDATE
+    ),
+    moved AS (
+      UPDATE event_subscriptions AS s
+      SET after_xid = CASE WHEN (s.after_xid, s.after_position) < (${window.end.xid}::xid8, ${window.end.position}::bigint) THEN ${window.end.xid}::xid8 ELSE s.after_xid END,
+          after_position = CASE WHEN (s.after_xid, s.after_position) < (${window.end.xid}::xid8, ${window.end.position}::bigint) THEN ${window.end.position}::bigint ELSE s.after_position END,
+          window_until = NULL,
+          window_slots = 0
+      FROM held AS h
+      WHERE s.id = h.id
+      RETURNING s.id
+    ),
+    written AS (
+      INSERT INTO event_deliveries (live_chat_id, event_id, subscription_id, status, attempts, next_attempt_at, last_status_code, last_error, delivered_at)
+      SELECT v.live_chat_id, v.event_id, h.id, v.status, v.attempts,
+        CASE WHEN v.status = 'pending' THEN now() + v.delay_ms * interval '1 millisecond' END,
+        v.status_code, v.error, CASE WHEN v.status = 'delivered' THEN now() END
+      FROM held AS h
+      CROSS JOIN unnest(
+        ${outcomes.map((o) => o.event.liveChatId)}::uuid[],
+        ${outcomes.map((o) => o.event.id)}::uuid[],
+        ${outcomes.map(status)}::text[],
+        ${outcomes.map((o) => (o.result === 'untried' ? 0 : 1))}::integer[],
+        ${outcomes.map(delay)}::integer[],
+        ${outcomes.map((o) => (o.result === 'untried' ? null : o.result.statusCode))}::integer[],
+        ${outcomes.map((o) => (o.result === 'untried' || o.result.status === 'delivered' ? null : o.result.error))}::text[]
+      ) AS v(live_chat_id, event_id, status, attempts, delay_ms, status_code, error)
+      ON CONFLICT (live_chat_id, event_id, subscription_id) DO NOTHING
+    )
+    SELECT EXISTS (SELECT FROM moved) AS held
+  `.execute(db);
+  return rows[0]?.held ?? false;
+}

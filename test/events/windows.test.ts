@@ -1,0 +1,148 @@
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { claimDeliveries } from '../../src/events/delivery-claims.js';
+import { type LogWindow, claimWindows, recordWindow } from '../../src/events/log-windows.js';
+import { type TestApp, call, createTestApp } from '../support/app.js';
+import { liveChatWithOperator } from '../support/fixtures.js';
+import { HttpStandIn, waitUntil } from '../support/http-stand-in.js';
+import { anEvent, deliveringConfig } from './helpers.js';
+
+const CLAIM = { maxWindows: 10, maxEvents: 500, perSubscription: 3, leaseMs: 30_000 };
+
+// The app's webhook worker is off in tests: windows are claimed and written here by hand.
+describe('windows of the log for webhooks', () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await createTestApp();
+  });
+  afterAll(() => t.close());
+
+  const db = () => t.database.handle.db;
+
+  /** A subscription of its own live chat; other subscriptions' windows are left out of what tests look at. */
+  async function subscription(extra: Record<string, unknown> = {}) {
+    const { liveChatId } = await liveChatWithOperator(t.app, 'telegram');
+    const created = await call(t.app, 'POST', '/event-subscriptions', { url: 'https://93.184.215.14/hooks', liveChatIds: [liveChatId], ...extra });
+    expect(created.statusCode).toBe(201);
+    return { id: created.data.id as string, liveChatId };
+  }
+
+  async function windowOf(subscriptionId: string, options = CLAIM): Promise<LogWindow | undefined> {
+    const { windows } = await claimWindows(db(), options);
+    // Windows of other tests' subscriptions are given back untouched (their leases cleared).
+    await sql`UPDATE event_subscriptions SET window_until = NULL, window_slots = 0 WHERE id <> ${subscriptionId}`.execute(db());
+    return windows.find((w) => w.subscriptionId === subscriptionId);
+  }
+
+  const deliveries = async (id: string) => (await call(t.app, 'GET', `/event-subscriptions/${id}/deliveries`)).data.items;
+
+  it('takes a subscription’s matching events in log order, once, under a lease', async () => {
+    const sub = await subscription({ types: ['session.created'] });
+    const [first, skipped, second] = [anEvent(sub.liveChatId), anEvent(sub.liveChatId, 'session.closed'), anEvent(sub.liveChatId)];
+    await t.app.services.events.publish([first, skipped]);
+    await t.app.services.events.publish([second]);
+
+    const window = await windowOf(sub.id);
+    expect(window?.events.map((e) => e.id)).toEqual([first.id, second.id]);
+    expect(window?.slots).toBe(3);
+    // Leased: no other claim takes it meanwhile.
+    expect(await windowOf(sub.id)).toBeUndefined();
+  });
+
+  it('writes each event’s delivery with its outcome and moves past the window, only while its lease holds', async () => {
+    const sub = await subscription();
+    const [delivered, retried, untried] = [anEvent(sub.liveChatId), anEvent(sub.liveChatId), anEvent(sub.liveChatId)];
+    await t.app.services.events.publish([delivered, retried, untried]);
+    const window = (await windowOf(sub.id))!;
+
+    const stale = { ...window, leaseUntil: new Date(window.leaseUntil.getTime() - 1) };
+    expect(await recordWindow(db(), stale, [{ event: delivered, result: { status: 'delivered', statusCode: 200 } }])).toBe(false);
+    expect(await deliveries(sub.id)).toEqual([]);
+
+    const held = await recordWindow(db(), window, [
+      { event: delivered, result: { status: 'delivered', statusCode: 204 } },
+      { event: retried, result: { status: 'pending', delayMs: 60_000, statusCode: 500, error: 'HTTP 500' } },
+      { event: untried, result: 'untried' },
+    ]);
+    expect(held).toBe(true);
+    const byEvent = new Map((await deliveries(sub.id)).map((d: { eventId: string }) => [d.eventId, d]));
+    expect(byEvent.get(delivered.id)).toMatchObject({ status: 'delivered', attempts: 1, lastStatusCode: 204, lastError: null, deliveredAt: expect.any(String) });
+    expect(byEvent.get(retried.id)).toMatchObject({ status: 'pending', attempts: 1, lastStatusCode: 500, lastError: 'HTTP 500', nextAttemptAt: expect.any(String) });
+    expect(byEvent.get(untried.id)).toMatchObject({ status: 'pending', attempts: 0, lastStatusCode: null, deliveredAt: null });
+
+    // Written once: the lease is gone. The next window starts after it.
+    expect(await recordWindow(db(), window, [])).toBe(false);
+    const next = anEvent(sub.liveChatId);
+    await t.app.services.events.publish([next]);
+    expect((await windowOf(sub.id))?.events.map((e) => e.id)).toEqual([next.id]);
+  });
+
+  it('takes a window again once the lease of a holder that died runs out', async () => {
+    const sub = await subscription();
+    const event = anEvent(sub.liveChatId);
+    await t.app.services.events.publish([event]);
+    const abandoned = (await windowOf(sub.id))!;
+    await sql`UPDATE event_subscriptions SET window_until = now() - interval '1 second' WHERE id = ${sub.id}`.execute(db());
+
+    const again = await windowOf(sub.id);
+    expect(again?.events.map((e) => e.id)).toEqual([event.id]);
+    // The first holder's late outcome is not written over the second's window.
+    expect(await recordWindow(db(), abandoned, [{ event, result: { status: 'delivered', statusCode: 200 } }])).toBe(false);
+  });
+
+  it('moves a subscription past events it does not take without a window', async () => {
+    const sub = await subscription({ types: ['message.failed'] });
+    await t.app.services.events.publish([anEvent(sub.liveChatId), anEvent(sub.liveChatId)]);
+    expect(await windowOf(sub.id)).toBeUndefined();
+    const taken = anEvent(sub.liveChatId, 'message.failed');
+    await t.app.services.events.publish([taken]);
+    expect((await windowOf(sub.id))?.events.map((e) => e.id)).toEqual([taken.id]);
+  });
+
+  it('shares the subscription’s limit between its window and its retries', async () => {
+    const sub = await subscription();
+    await call(t.app, 'PATCH', `/event-subscriptions/${sub.id}`, { status: 'paused' });
+    const replayed = anEvent(sub.liveChatId);
+    await t.app.services.events.publish([replayed]);
+    await call(t.app, 'POST', `/event-subscriptions/${sub.id}/replay`, { since: new Date(Date.now() - 60_000).toISOString() });
+    await call(t.app, 'PATCH', `/event-subscriptions/${sub.id}`, { status: 'active' });
+    // A retry in flight takes one of the three slots: the window has the other two.
+    const retry = (await claimDeliveries(db(), { limit: 10, perSubscription: 3, leaseMs: 30_000 })).find((d) => d.subscriptionId === sub.id);
+    expect(retry?.event.id).toBe(replayed.id);
+    await t.app.services.events.publish([anEvent(sub.liveChatId)]);
+    const window = await windowOf(sub.id);
+    expect(window?.slots).toBe(2);
+    // And while the window holds them, no retry gets past the limit.
+    await sql`UPDATE event_deliveries SET locked_until = NULL, next_attempt_at = now() - interval '1 second' WHERE subscription_id = ${sub.id}`.execute(db());
+    await sql`UPDATE event_subscriptions SET window_slots = 3 WHERE id = ${sub.id}`.execute(db());
+    expect((await claimDeliveries(db(), { limit: 10, perSubscription: 3, leaseMs: 30_000 })).filter((d) => d.subscriptionId === sub.id)).toEqual([]);
+  });
+});
+
+describe('a window whose receiver does not answer', () => {
+  let t: TestApp;
+  let receiver: HttpStandIn;
+
+  beforeAll(async () => {
+    receiver = await HttpStandIn.start(() => ({ hang: true }));
+    t = await createTestApp({ config: { events: deliveringConfig({ subscriptionConcurrency: 2, deliveryTimeoutMs: 300, maxAttempts: 2 }) } });
+  });
+  afterAll(async () => {
+    await receiver.close();
+    await t.close();
+  });
+
+  it('leaves the events it could not start in time to retries, within the subscription’s limit', async () => {
+    const { liveChatId } = await liveChatWithOperator(t.app, 'telegram');
+    const sub = await call(t.app, 'POST', '/event-subscriptions', { url: `${receiver.url}/hooks`, liveChatIds: [liveChatId] });
+    const events = Array.from({ length: 6 }, () => anEvent(liveChatId));
+    await t.app.services.events.publish(events);
+
+    // The window sends two, both time out; the four it could not start go out as retries.
+    await waitUntil(() => new Set(receiver.requests.map((r) => r.headers['webhook-id'])).size === events.length || undefined, { timeoutMs: 20_000 });
+    expect(new Set(receiver.requests.map((r) => r.headers['webhook-id']))).toEqual(new Set(events.map((e) => e.id)));
+    const items = (await call(t.app, 'GET', `/event-subscriptions/${sub.data.id}/deliveries?limit=100`)).data.items;
+    expect(items).toHaveLength(events.length);
+  });
+});
