@@ -35,6 +35,7 @@ export class WebhookAttempts {
     },
   ) {
     this.#signingSecrets = signingSecretsCache(options.secrets);
+    options.shutdown.addEventListener('abort', () => options.sender.cancelAll(), { once: true });
   }
 
   /** The attempt numbered `attempts`; null when shutdown cancelled it (it does not count). */
@@ -63,6 +64,6 @@ export class WebhookAttempts {
     const body = JSON.stringify(eventJson(event));
     const timestamp = Math.floor(now.getTime() / 1000);
     const signature = signWebhook(secrets, event.id, timestamp, body);
-    return this.options.sender.send({ url: target.url, id: event.id, timestamp, body, signature }, this.options.shutdown);
+    return this.options.sender.send({ url: target.url, id: event.id, timestamp, body, signature });
   }
 }

@@ -21,6 +21,8 @@ export type WebhookOutcome = { delivered: true; statusCode: number } | { deliver
  */
 export class WebhookSender {
   readonly #agent: Agent;
+  /** Attempts in flight, for cancelAll (one controller each: AbortSignal.timeout and .any cost more than the request itself). */
+  readonly #inFlight = new Set<AbortController>();
 
   constructor(
     private readonly policy: WebhookUrlPolicy,
@@ -35,19 +37,25 @@ export class WebhookSender {
     });
   }
 
-  /** Sends one attempt; never throws. `signal` cancels it (shutdown). */
-  async send(message: WebhookMessage, signal?: AbortSignal): Promise<WebhookOutcome> {
+  /** Sends one attempt; never throws. cancelAll() cancels it (shutdown). */
+  async send(message: WebhookMessage): Promise<WebhookOutcome> {
     const url = new URL(message.url);
     const host = hostOf(url);
     if (!this.policy.allowPrivate && isIP(host) && !isPublicAddress(host)) {
       return { delivered: false, statusCode: null, error: `${host} is not a public address; not connected.` };
     }
-    const timeout = AbortSignal.timeout(this.timeoutMs);
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, this.timeoutMs);
+    this.#inFlight.add(controller);
     try {
       const response = await request(url, {
         method: 'POST',
         dispatcher: this.#agent,
-        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+        signal: controller.signal,
         headers: {
           'content-type': 'application/json',
           'user-agent': 'session-initiation-service-webhooks',
@@ -63,8 +71,16 @@ export class WebhookSender {
       if (statusCode >= 200 && statusCode < 300) return { delivered: true, statusCode };
       return { delivered: false, statusCode, error: statusCode >= 300 && statusCode < 400 ? `HTTP ${statusCode} (redirects are not followed)` : `HTTP ${statusCode}` };
     } catch (error) {
-      return { delivered: false, statusCode: null, error: describe(error, timeout.aborted, this.timeoutMs) };
+      return { delivered: false, statusCode: null, error: describe(error, timedOut, this.timeoutMs) };
+    } finally {
+      clearTimeout(timer);
+      this.#inFlight.delete(controller);
     }
+  }
+
+  /** Cancels every attempt in flight (shutdown): each ends undelivered. */
+  cancelAll(): void {
+    for (const controller of this.#inFlight) controller.abort();
   }
 
   async close(): Promise<void> {

@@ -2,10 +2,10 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { claimDeliveries } from '../../src/events/delivery-claims.js';
 import { type LogWindow, claimWindows, recordWindow } from '../../src/events/log-windows.js';
-import { type TestApp, call, createTestApp } from '../support/app.js';
+import { type TestApp, call, createTestApp, startSecondReplica } from '../support/app.js';
 import { liveChatWithOperator } from '../support/fixtures.js';
 import { HttpStandIn, waitUntil } from '../support/http-stand-in.js';
-import { anEvent, deliveringConfig } from './helpers.js';
+import { anEvent, deliveringConfig, eventsConfig } from './helpers.js';
 
 const CLAIM = { maxWindows: 10, maxEvents: 500, perSubscription: 3, leaseMs: 30_000 };
 
@@ -144,5 +144,45 @@ describe('a window whose receiver does not answer', () => {
     expect(new Set(receiver.requests.map((r) => r.headers['webhook-id']))).toEqual(new Set(events.map((e) => e.id)));
     const items = (await call(t.app, 'GET', `/event-subscriptions/${sub.data.id}/deliveries?limit=100`)).data.items;
     expect(items).toHaveLength(events.length);
+  });
+});
+
+describe('a replica that stops while sending a window', () => {
+  let t: TestApp;
+  let receiver: HttpStandIn;
+
+  beforeAll(async () => {
+    receiver = await HttpStandIn.start(() => ({ hang: true }));
+    t = await createTestApp({ config: { events: eventsConfig({ allowHttp: true, allowPrivate: true }) } });
+  });
+  afterAll(async () => {
+    await receiver.close();
+    await t.close();
+  });
+
+  it('lets the attempts in flight end, and writes the window with the rest untried', async () => {
+    const { liveChatId } = await liveChatWithOperator(t.app, 'telegram');
+    const sub = await call(t.app, 'POST', '/event-subscriptions', { url: `${receiver.url}/hooks`, liveChatIds: [liveChatId] });
+    expect(sub.statusCode).toBe(201);
+    const events = Array.from({ length: 4 }, () => anEvent(liveChatId));
+    await t.app.services.events.publish(events);
+    // Only this replica sends (the test app's worker is off).
+    const replica = await startSecondReplica(t, { events: deliveringConfig({ subscriptionConcurrency: 2, deliveryTimeoutMs: 1_000 }) });
+    await waitUntil(() => receiver.requests.length === 2 || undefined);
+    await replica.close();
+
+    const items: { eventId: string; status: string; attempts: number; lastError: string | null }[] = (
+      await call(t.app, 'GET', `/event-subscriptions/${sub.data.id}/deliveries?limit=100`)
+    ).data.items;
+    const sent = new Set(receiver.requests.map((r) => r.headers['webhook-id']));
+    expect(items).toHaveLength(events.length);
+    for (const item of items) {
+      expect(item.status).toBe('pending');
+      if (sent.has(item.eventId)) expect(item).toMatchObject({ attempts: 1, lastError: 'No answer within 1000 ms.' });
+      else expect(item).toMatchObject({ attempts: 0, lastError: null });
+    }
+    expect(receiver.requests).toHaveLength(2);
+    const [row] = (await sql<{ window_until: Date | null }>`SELECT window_until FROM event_subscriptions WHERE id = ${sub.data.id}`.execute(t.database.handle.db)).rows;
+    expect(row?.window_until).toBeNull();
   });
 });
