@@ -1,8 +1,6 @@
 import { type Kysely, type Transaction, sql } from 'kysely';
 import type { Database } from '../db/types.js';
-import type { Event } from '../domain/event.js';
 import type { AttemptResult } from './delivery-claims.js';
-import { toEvent } from './log-repository.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -21,7 +19,14 @@ export interface LogWindow {
   slots: number;
   /** Where the subscription's position moves once the window is written. */
   end: { xid: string; position: number };
-  events: Event[];
+  events: WindowEvent[];
+}
+
+/** An event of a window as it is sent: its webhook body (the Event JSON) made from the log's text, never parsed. */
+export interface WindowEvent {
+  id: string;
+  liveChatId: string;
+  body: string;
 }
 
 export interface WindowClaim {
@@ -49,9 +54,11 @@ export async function claimWindows(db: Db, options: { maxWindows: number; maxEve
     live_chat_id: string;
     type: string;
     occurred_at: Date;
-    data: Record<string, unknown>;
+    data: string;
   }>`
-    SELECT * FROM claim_event_windows(${options.maxWindows}::integer, ${options.maxEvents}::integer, ${options.perSubscription}::integer, ${options.leaseMs}::integer)
+    SELECT subscription_id, url, secrets, previous_secret_expires_at, lease_until, slots, end_xid, end_position, full_scan,
+      event_id, live_chat_id, type, occurred_at, data::text AS data
+    FROM claim_event_windows(${options.maxWindows}::integer, ${options.maxEvents}::integer, ${options.perSubscription}::integer, ${options.leaseMs}::integer)
   `.execute(db);
   const windows = new Map<string, LogWindow>();
   let more = false;
@@ -72,13 +79,16 @@ export async function claimWindows(db: Db, options: { maxWindows: number; maxEve
       };
       windows.set(row.subscription_id, window);
     }
-    window.events.push(toEvent({ id: row.event_id, type: row.type, live_chat_id: row.live_chat_id, occurred_at: row.occurred_at, data: row.data }));
+    const occurredAt = new Date(row.occurred_at).toISOString();
+    // The Event JSON of GET /events, keys in its order; the snapshot as Postgres prints its jsonb.
+    const body = `{"id":"${row.event_id}","type":${JSON.stringify(row.type)},"occurredAt":"${occurredAt}","liveChatId":"${row.live_chat_id}","data":${row.data}}`;
+    window.events.push({ id: row.event_id, liveChatId: row.live_chat_id, body });
   }
   return { windows: [...windows.values()], more };
 }
 
 /** An event of a window: its attempt's result, or untried (due again at once, no attempt counted). */
-export type WindowOutcome = { event: Pick<Event, 'id' | 'liveChatId'>; result: AttemptResult | 'untried' };
+export type WindowOutcome = { event: Pick<WindowEvent, 'id' | 'liveChatId'>; result: AttemptResult | 'untried' };
 
 /**
  * Ends a window while its lease still holds: writes one delivery per event with its outcome

@@ -1,7 +1,5 @@
 import type { Clock } from '../clock.js';
 import { retryDelayMs } from '../delivery/retry-policy.js';
-import type { Event } from '../domain/event.js';
-import { eventJson } from '../domain/event.js';
 import type { SecretBox } from '../live-chats/secret-box.js';
 import type { AttemptResult } from './delivery-claims.js';
 import { signWebhook } from './signature.js';
@@ -38,8 +36,8 @@ export class WebhookAttempts {
     options.shutdown.addEventListener('abort', () => options.sender.cancelAll(), { once: true });
   }
 
-  /** The attempt numbered `attempts`; null when shutdown cancelled it (it does not count). */
-  async make(target: WebhookTarget, event: Event, attempts: number): Promise<AttemptResult | null> {
+  /** The attempt numbered `attempts` of the event with this id and body (the Event JSON); null when shutdown cancelled it (it does not count). */
+  async make(target: WebhookTarget, event: { id: string; body: string }, attempts: number): Promise<AttemptResult | null> {
     const outcome = await this.#send(target, event);
     if (!outcome.delivered && this.options.shutdown.aborted) return null;
     return this.resultOf(outcome, attempts);
@@ -53,7 +51,7 @@ export class WebhookAttempts {
     return { status: 'pending', delayMs: retryDelayMs(attempts, policy, this.options.random), statusCode, error };
   }
 
-  async #send(target: WebhookTarget, event: Event): Promise<WebhookOutcome> {
+  async #send(target: WebhookTarget, event: { id: string; body: string }): Promise<WebhookOutcome> {
     const now = this.options.clock.now();
     let secrets: string[];
     try {
@@ -61,9 +59,8 @@ export class WebhookAttempts {
     } catch {
       return { delivered: false, statusCode: null, error: 'The subscription secret cannot be decrypted with SECRETS_KEY.' };
     }
-    const body = JSON.stringify(eventJson(event));
     const timestamp = Math.floor(now.getTime() / 1000);
-    const signature = signWebhook(secrets, event.id, timestamp, body);
-    return this.options.sender.send({ url: target.url, id: event.id, timestamp, body, signature });
+    const signature = signWebhook(secrets, event.id, timestamp, event.body);
+    return this.options.sender.send({ url: target.url, id: event.id, timestamp, body: event.body, signature });
   }
 }

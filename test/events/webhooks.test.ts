@@ -58,6 +58,8 @@ describe('webhook delivery', () => {
     expect(last.headers['webhook-id']).toBe(event.id);
     expect(verify(sub.secret, last)).toEqual({ id: event.id, type: 'session.created', occurredAt: expect.any(String), liveChatId: sub.liveChatId, data: event.data });
     expect(hooks.requests.map((r) => r.headers['webhook-id'])).toEqual([event.id, event.id, event.id]);
+    // The first attempt went straight from the log, the others from its delivery row: one event, signed alike.
+    expect(verify(sub.secret, hooks.requests[0]!)).toEqual(verify(sub.secret, last));
   });
 
   it('marks a delivery failed after the last attempt', async () => {
