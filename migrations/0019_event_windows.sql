@@ -15,7 +15,8 @@ ALTER TABLE event_subscriptions
 -- rule as GET /events). Slots are what the subscription's limit leaves after its retries in
 -- flight. A subscription none of whose scanned events match moves past them at once. Returns
 -- one row per event of each window; and one row without an event for a subscription that
--- moved past a full scan without a window (there may be more to read at once).
+-- moved past a full scan without a window (there may be more to read at once). In no
+-- particular order: webhooks promise none, and the window's end is the scan's.
 CREATE FUNCTION claim_event_windows(max_windows integer, max_events integer, per_subscription integer, lease_ms integer)
 RETURNS TABLE (
   subscription_id uuid, url text, secrets text, previous_secret_expires_at timestamptz,
@@ -92,8 +93,7 @@ BEGIN
     FROM moved AS m
     JOIN reached AS r ON r.sub_id = m.sub_id
     LEFT JOIN scanned AS sc ON m.sub_lease IS NOT NULL AND sc.sub_id = m.sub_id AND sc.matches
-    WHERE m.sub_lease IS NOT NULL OR r.full_scan
-    ORDER BY m.sub_id, sc.ev_xid, sc.ev_position;
+    WHERE m.sub_lease IS NOT NULL OR r.full_scan;
 END $$;
 
 -- Retries share a subscription's limit with its window: a window under lease holds its slots.

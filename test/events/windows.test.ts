@@ -1,8 +1,10 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { claimDeliveries } from '../../src/events/delivery-claims.js';
+import { replayEvents } from '../../src/events/delivery-repository.js';
 import { type LogWindow, claimWindows, recordWindow } from '../../src/events/log-windows.js';
 import { type TestApp, call, createTestApp, startSecondReplica } from '../support/app.js';
+import { usingPostgres } from '../support/database.js';
 import { liveChatWithOperator } from '../support/fixtures.js';
 import { HttpStandIn, waitUntil } from '../support/http-stand-in.js';
 import { anEvent, deliveringConfig, eventsConfig } from './helpers.js';
@@ -37,14 +39,14 @@ describe('windows of the log for webhooks', () => {
 
   const deliveries = async (id: string) => (await call(t.app, 'GET', `/event-subscriptions/${id}/deliveries`)).data.items;
 
-  it('takes a subscription’s matching events in log order, once, under a lease', async () => {
+  it('takes a subscription’s matching events, once, under a lease', async () => {
     const sub = await subscription({ types: ['session.created'] });
     const [first, skipped, second] = [anEvent(sub.liveChatId), anEvent(sub.liveChatId, 'session.closed'), anEvent(sub.liveChatId)];
     await t.app.services.events.publish([first, skipped]);
     await t.app.services.events.publish([second]);
 
     const window = await windowOf(sub.id);
-    expect(window?.events.map((e) => e.id)).toEqual([first.id, second.id]);
+    expect(window?.events.map((e) => e.id).sort()).toEqual([first.id, second.id].sort());
     expect(window?.slots).toBe(3);
     // Leased: no other claim takes it meanwhile.
     expect(await windowOf(sub.id)).toBeUndefined();
@@ -76,6 +78,43 @@ describe('windows of the log for webhooks', () => {
     const next = anEvent(sub.liveChatId);
     await t.app.services.events.publish([next]);
     expect((await windowOf(sub.id))?.events.map((e) => e.id)).toEqual([next.id]);
+  });
+
+  it('leaves a delivery that a replay queued meanwhile as it is', async () => {
+    const sub = await subscription();
+    const [replayed, other] = [anEvent(sub.liveChatId), anEvent(sub.liveChatId)];
+    await t.app.services.events.publish([replayed]);
+    await replayEvents(db(), sub.id, new Date(Date.now() - 60_000));
+    await t.app.services.events.publish([other]);
+    const window = (await windowOf(sub.id))!;
+    expect(window.events).toHaveLength(2);
+    const delivered = { status: 'delivered', statusCode: 200 } as const;
+    expect(await recordWindow(db(), window, [{ event: replayed, result: delivered }, { event: other, result: delivered }])).toBe(true);
+    const byEvent = new Map((await deliveries(sub.id)).map((d: { eventId: string }) => [d.eventId, d]));
+    expect(byEvent.get(replayed.id)).toMatchObject({ status: 'pending', attempts: 0 });
+    expect(byEvent.get(other.id)).toMatchObject({ status: 'delivered', attempts: 1 });
+  });
+
+  it.skipIf(!usingPostgres)('writes a window whose insert met a replay committing the same delivery (Postgres)', async () => {
+    const sub = await subscription();
+    const event = anEvent(sub.liveChatId);
+    await t.app.services.events.publish([event]);
+    const window = (await windowOf(sub.id))!;
+    let recording: Promise<boolean> | undefined;
+    await db()
+      .transaction()
+      .execute(async (trx) => {
+        await replayEvents(trx, sub.id, new Date(Date.now() - 60_000));
+        // The window's insert waits on the replay's uncommitted row, then meets it committed.
+        recording = recordWindow(db(), window, [{ event, result: { status: 'delivered', statusCode: 200 } }]);
+        await waitUntil(async () => {
+          const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`.execute(db());
+          return rows[0]!.n > 0 || undefined;
+        });
+      });
+    expect(await recording).toBe(true);
+    expect(await deliveries(sub.id)).toEqual([expect.objectContaining({ eventId: event.id, status: 'pending', attempts: 0 })]);
+    expect((await windowOf(sub.id))?.events ?? []).toEqual([]);
   });
 
   it('takes a window again once the lease of a holder that died runs out', async () => {
