@@ -604,7 +604,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A subscription's deliveries and their attempts, newest first */
+        /**
+         * A subscription's deliveries and their attempts, newest first
+         * @description A delivery is listed once its first attempt has an outcome, or once a replay queued it: an event not yet tried is in the event log, not here (see `event_oldest_undelivered_age_seconds` in /metrics).
+         */
         get: operations["listEventDeliveries"];
         put?: never;
         post?: never;

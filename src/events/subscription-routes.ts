@@ -141,6 +141,8 @@ export const eventSubscriptionRoutes: FastifyPluginAsyncTypebox<{ subscriptions:
         tags,
         operationId: 'listEventDeliveries',
         summary: "A subscription's deliveries and their attempts, newest first",
+        description:
+          'A delivery is listed once its first attempt has an outcome, or once a replay queued it: an event not yet tried is in the event log, not here (see `event_oldest_undelivered_age_seconds` in /metrics).',
         params: IdParams,
         querystring: Type.Object(
           { status: Type.Optional(OneOf(EVENT_DELIVERY_STATUSES)), limit: Type.Optional(Pagination.limit), cursor: Type.Optional(Pagination.cursor) },
