@@ -63,7 +63,7 @@ export class LogWindowSender {
       // What is not started by then waits as a retry, so that the window ends within its lease.
       const outcomes = await sendWindow(window, this.deps.attempts, { deadline: Date.now() + this.deps.timeoutMs, stopping: this.deps.stopping });
       if (!(await recordWindow(this.deps.db, window, outcomes))) {
-        this.deps.log.warn({ subscriptionId: window.subscriptionId }, 'event window ended after its lease; its events may be sent again');
+        this.deps.log.warn({ subscriptionId: window.subscriptionId }, 'event window not written: its lease ran out (its events go out again) or its subscription is gone');
         return;
       }
       for (const { result } of outcomes) if (result !== 'untried') this.deps.settled(result);
