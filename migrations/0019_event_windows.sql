@@ -52,13 +52,13 @@ BEGIN
     ),
     scanned AS MATERIALIZED (
       SELECT s.id AS sub_id, s.free, e.live_chat_id AS chat_id, e.id AS ev_id, e.type AS ev_type, e.xid AS ev_xid,
-        e.position AS ev_position, e.occurred_at AS ev_occurred_at, e.data AS ev_data,
+        e.position AS ev_position,
         (s.types IS NULL OR e.type = ANY(s.types))
           AND (s.live_chat_ids IS NULL OR e.live_chat_id = ANY(s.live_chat_ids))
           AND NOT pg_visible_in_snapshot(e.xid, s.since_snapshot) AS matches
       FROM sub AS s
       CROSS JOIN LATERAL (
-        SELECT e.live_chat_id, e.id, e.type, e.xid, e.position, e.occurred_at, e.data
+        SELECT e.live_chat_id, e.id, e.type, e.xid, e.position
         FROM events AS e
         WHERE (e.xid, e.position) > (s.after_xid, s.after_position)
           AND e.xid < horizon
@@ -89,10 +89,13 @@ BEGIN
         s.window_until AS sub_lease, s.window_slots AS sub_slots
     )
     SELECT m.sub_id, m.sub_url, m.sub_secrets, m.sub_previous, m.sub_lease, m.sub_slots, r.last_xid, r.last_position, r.full_scan,
-      sc.ev_id, sc.chat_id, sc.ev_type, sc.ev_occurred_at, sc.ev_data
+      sc.ev_id, sc.chat_id, sc.ev_type, ev.occurred_at, ev.data
     FROM moved AS m
     JOIN reached AS r ON r.sub_id = m.sub_id
     LEFT JOIN scanned AS sc ON m.sub_lease IS NOT NULL AND sc.sub_id = m.sub_id AND sc.matches
+    -- Each taken event's snapshot read once, by its key, at the end: carried through the steps
+    -- above it was copied three times (twice as slow for a window of 240).
+    LEFT JOIN events AS ev ON ev.live_chat_id = sc.chat_id AND ev.id = sc.ev_id
     WHERE m.sub_lease IS NOT NULL OR r.full_scan;
 END $$;
 
