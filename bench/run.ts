@@ -89,22 +89,37 @@ async function main(): Promise<void> {
     const unsubscribed: ServiceRound[] = [];
     const ceilings: CeilingRound[] = [];
     let subscriptionId = setup.subscriptionId;
+    const running = service;
+    /**
+     * The events' cost: the same load with no subscription (the log is still written, as it
+     * always is). A new subscription afterwards starts from then, with nothing to catch up.
+     */
+    const roundWithoutSubscription = async (round: number): Promise<ServiceRound> => {
+      await running.api('DELETE', `/event-subscriptions/${subscriptionId}`);
+      const without = await serviceRound(target, String(ROUNDS + round), SECONDS);
+      unsubscribed.push(without);
+      if (without.failed) console.log(`!! round ${round} without the subscription: ${describeFailures(without)}`);
+      if (!without.drain.drained) console.log(`!! round ${round} without the subscription: not drained ${DRAIN_TIMEOUT_SECONDS} s after the load: ${describeBacklog(without.drain.left)}`);
+      return without;
+    };
     for (let round = 1; round <= ROUNDS; round++) {
+      // With the subscription first in odd rounds and last in even ones, so that neither side
+      // of the events' cost always runs in the same place of a round.
+      const withoutFirst = subscriptionId !== null && round % 2 === 0;
+      let without: ServiceRound | null = null;
+      if (withoutFirst) {
+        without = await roundWithoutSubscription(round);
+        subscriptionId = await subscribeReceiver(service, receiver.url);
+      }
       const s = await serviceRound(target, String(round), SECONDS);
       served.push(s);
       if (s.failed) console.log(`!! round ${round}: ${describeFailures(s)}`);
       if (!s.drain.drained) console.log(`!! round ${round}: not drained ${DRAIN_TIMEOUT_SECONDS} s after the load: ${describeBacklog(s.drain.left)}`);
-      if (subscriptionId) {
-        // The events' cost: the same load with no subscription (the log is still written, as
-        // it always is). A new subscription afterwards starts from then, with nothing to catch up.
-        await service.api('DELETE', `/event-subscriptions/${subscriptionId}`);
-        const without = await serviceRound(target, String(ROUNDS + round), SECONDS);
-        unsubscribed.push(without);
-        if (without.failed) console.log(`!! round ${round} without the subscription: ${describeFailures(without)}`);
-        if (!without.drain.drained) console.log(`!! round ${round} without the subscription: not drained ${DRAIN_TIMEOUT_SECONDS} s after the load: ${describeBacklog(without.drain.left)}`);
+      if (subscriptionId && !withoutFirst) {
+        without = await roundWithoutSubscription(round);
         subscriptionId = await subscribeReceiver(service, receiver.url);
-        console.log(`round ${round} without the event subscription: ${whole(without.rate)} sessions/s (p99 ${ms(without.wrk.p99Ms)} ms)`);
       }
+      if (without) console.log(`round ${round} without the event subscription${withoutFirst ? ' (run first)' : ''}: ${whole(without.rate)} sessions/s (p99 ${ms(without.wrk.p99Ms)} ms)`);
       const c = await ceiling(SECONDS);
       ceilings.push(c);
       console.log(`round ${round}: ${whole(s.rate)} sessions/s (p99 ${ms(s.wrk.p99Ms)} ms), emptied: ${describeDrain(s.drain, DRAIN_TIMEOUT_SECONDS)}; ceiling ${whole(c.tps)} tps`);
