@@ -54,7 +54,6 @@ export interface ServiceRound {
  */
 export async function serviceRound(target: ServiceUnderLoad, prefix: string, seconds: number): Promise<ServiceRound> {
   const { service, db, provider, receiver } = target;
-  await settleServer(db);
   receiver.take(); // what arrived before this round
   const startedAt = wallClockMs();
   const commitsBefore = await db.commits();
@@ -117,7 +116,6 @@ export async function ceilingRound(
   db: ScratchDatabase,
   options: { script: string; seconds: number; clients: number; defines?: Record<string, string>; ownDatabases: readonly string[] },
 ): Promise<CeilingRound> {
-  await settleServer(db);
   const elsewhereBefore = await db.commitsElsewhere(options.ownDatabases);
   const before = readCpu(null);
   const { tps, transactions } = await runPgbench({ ...options, url: db.url, threads: 2 });
@@ -125,18 +123,3 @@ export async function ceilingRound(
   return { tps, cpu, commitsElsewhere: (await db.commitsElsewhere(options.ownDatabases)) - elsewhereBefore };
 }
 
-/**
- * Writes out what earlier rounds left in shared buffers (CHECKPOINT), so that a round does not
- * pay for the one before it: a ceiling round's 100,000-odd transactions would otherwise bring a
- * checkpoint, and full-page images after it, into whichever round follows. Every round starts
- * right after a checkpoint instead. Skipped where the bench's role may not (it says so).
- */
-async function settleServer(db: ScratchDatabase): Promise<void> {
-  try {
-    await db.query('CHECKPOINT');
-  } catch (error) {
-    if (!checkpointRefused) console.log(`(no CHECKPOINT before rounds: ${(error as Error).message})`);
-    checkpointRefused = true;
-  }
-}
-let checkpointRefused = false;
