@@ -139,6 +139,38 @@ describe('windows of the log for webhooks', () => {
     expect((await windowOf(sub.id))?.events.map((e) => e.id)).toEqual([taken.id]);
   });
 
+  it('says there may be more when a subscription passed over a full scan, and reads on from there', async () => {
+    const sub = await subscription({ types: ['batch.completed'] });
+    await t.app.services.events.publish([anEvent(sub.liveChatId), anEvent(sub.liveChatId), anEvent(sub.liveChatId)]);
+    const taken = anEvent(sub.liveChatId, 'batch.completed');
+    await t.app.services.events.publish([taken]);
+    // Every other test's subscription is paused, so that only this one is read.
+    await sql`UPDATE event_subscriptions SET status = 'paused' WHERE id <> ${sub.id}`.execute(db());
+    try {
+      const claims: { more: boolean; events: string[] }[] = [];
+      for (let i = 0; i < 10 && !claims.some((c) => c.events.length > 0); i++) {
+        const { windows, more } = await claimWindows(db(), { ...CLAIM, maxEvents: 2 });
+        claims.push({ more, events: windows.flatMap((w) => w.events.map((e) => e.id)) });
+      }
+      expect(claims[0]).toEqual({ more: true, events: [] });
+      expect(claims.at(-1)?.events).toEqual([taken.id]);
+    } finally {
+      await sql`UPDATE event_subscriptions SET status = 'active', window_until = NULL, window_slots = 0`.execute(db());
+    }
+  });
+
+  it('claims at most the windows asked for', async () => {
+    const subs = [await subscription(), await subscription()];
+    for (const sub of subs) await t.app.services.events.publish([anEvent(sub.liveChatId)]);
+    // Windows are claimed from the subscriptions taken in id order, up to the limit.
+    const first = await claimWindows(db(), { ...CLAIM, maxWindows: 1 });
+    expect(first.windows.length).toBeLessThanOrEqual(1);
+    const rest = await claimWindows(db(), CLAIM);
+    const ours = [...first.windows, ...rest.windows].map((w) => w.subscriptionId).filter((id) => subs.some((s) => s.id === id));
+    expect(ours.sort()).toEqual(subs.map((s) => s.id).sort());
+    await sql`UPDATE event_subscriptions SET window_until = NULL, window_slots = 0`.execute(db());
+  });
+
   it('shares the subscription’s limit between its window and its retries', async () => {
     const sub = await subscription();
     await call(t.app, 'PATCH', `/event-subscriptions/${sub.id}`, { status: 'paused' });
