@@ -110,7 +110,7 @@ export class Metrics {
       });
       new Gauge({
         name: 'event_deliveries_pending',
-        help: 'Event deliveries waiting for a successful attempt.',
+        help: 'Event delivery rows waiting for another attempt (retries, replays, events a window left untried).',
         registers: [this.registry],
         async collect() {
           const stats = await eventStats().catch(() => ({ pending: Number.NaN, oldestUndeliveredAgeSeconds: Number.NaN }));
