@@ -9,6 +9,17 @@ ALTER TABLE event_subscriptions
   ADD COLUMN window_until timestamptz,
   ADD COLUMN window_slots integer NOT NULL DEFAULT 0;
 
+-- The webhooks a subscription may still have in flight: its limit less its retries under a
+-- lease and, while its window is under lease, the window's slots. The one rule both claims
+-- below keep, across replicas (each counts under a lock on the subscription's row).
+CREATE FUNCTION event_subscription_room(subscription uuid, per_subscription integer) RETURNS integer
+LANGUAGE sql STABLE AS $$
+  SELECT per_subscription
+    - (SELECT count(*) FROM event_deliveries AS d
+       WHERE d.subscription_id = subscription AND d.status = 'pending' AND d.locked_until IS NOT NULL AND d.locked_until > now())::integer
+    - coalesce((SELECT s.window_slots FROM event_subscriptions AS s WHERE s.id = subscription AND s.window_until > now()), 0)
+$$;
+
 -- Claims windows: every active subscription not being read by another replica (its row is
 -- skipped while locked; a window under an unexpired lease is skipped), at most `max_windows`,
 -- each the events matching it among the next `max_events` of the log that are final (the same
@@ -43,10 +54,7 @@ BEGIN
   RETURN QUERY
     WITH sub AS MATERIALIZED (
       SELECT s.id, s.types, s.live_chat_ids, s.since_snapshot, s.after_xid, s.after_position,
-        per_subscription - (
-          SELECT count(*) FROM event_deliveries AS d
-          WHERE d.subscription_id = s.id AND d.status = 'pending' AND d.locked_until IS NOT NULL AND d.locked_until > now()
-        )::integer AS free
+        event_subscription_room(s.id, per_subscription) AS free
       FROM event_subscriptions AS s
       WHERE s.id = ANY(locked)
     ),
@@ -99,7 +107,7 @@ BEGIN
     WHERE m.sub_lease IS NOT NULL OR r.full_scan;
 END $$;
 
--- Retries share a subscription's limit with its window: a window under lease holds its slots.
+-- Retries share a subscription's limit with its window (event_subscription_room).
 CREATE OR REPLACE FUNCTION claim_event_deliveries(claim_limit integer, per_subscription integer, lease_ms integer)
 RETURNS TABLE (
   id uuid, live_chat_id uuid, subscription_id uuid, attempts integer, locked_until timestamptz,
@@ -120,12 +128,7 @@ BEGIN
   END IF;
   RETURN QUERY
     WITH room AS (
-      SELECT sub.id, per_subscription - (
-        SELECT count(*) FROM event_deliveries AS d
-        WHERE d.subscription_id = sub.id AND d.status = 'pending' AND d.locked_until IS NOT NULL AND d.locked_until > now()
-      )::integer - coalesce((
-        SELECT s.window_slots FROM event_subscriptions AS s WHERE s.id = sub.id AND s.window_until > now()
-      ), 0) AS free
+      SELECT sub.id, event_subscription_room(sub.id, per_subscription) AS free
       FROM unnest(locked) AS sub(id)
     ),
     picked AS (

@@ -117,27 +117,21 @@ async function writeWindow(db: Db, window: Pick<LogWindow, 'subscriptionId' | 'l
   const status = (o: WindowOutcome) => (o.result === 'untried' ? 'pending' : o.result.status);
   const delay = (o: WindowOutcome) => (o.result !== 'untried' && o.result.status === 'pending' ? Math.max(0, Math.round(o.result.delayMs)) : 0);
   const { rows } = await sql<{ held: boolean }>`
-    WITH held AS (
-      SELECT s.id FROM event_subscriptions AS s
-      WHERE s.id = ${window.subscriptionId} AND s.window_until = ${window.leaseUntil.toISOString()}::timestamptz
-      FOR NO KEY UPDATE
-    ),
-    moved AS (
+    WITH moved AS (
       UPDATE event_subscriptions AS s
       SET after_xid = CASE WHEN (s.after_xid, s.after_position) < (${window.end.xid}::xid8, ${window.end.position}::bigint) THEN ${window.end.xid}::xid8 ELSE s.after_xid END,
           after_position = CASE WHEN (s.after_xid, s.after_position) < (${window.end.xid}::xid8, ${window.end.position}::bigint) THEN ${window.end.position}::bigint ELSE s.after_position END,
           window_until = NULL,
           window_slots = 0
-      FROM held AS h
-      WHERE s.id = h.id
+      WHERE s.id = ${window.subscriptionId} AND s.window_until = ${window.leaseUntil.toISOString()}::timestamptz
       RETURNING s.id
     ),
     written AS (
       INSERT INTO event_deliveries (live_chat_id, event_id, subscription_id, status, attempts, next_attempt_at, last_status_code, last_error, delivered_at)
-      SELECT v.live_chat_id, v.event_id, h.id, v.status, v.attempts,
+      SELECT v.live_chat_id, v.event_id, m.id, v.status, v.attempts,
         CASE WHEN v.status = 'pending' THEN now() + v.delay_ms * interval '1 millisecond' END,
         v.status_code, v.error, CASE WHEN v.status = 'delivered' THEN now() END
-      FROM held AS h
+      FROM moved AS m
       CROSS JOIN unnest(
         ${outcomes.map((o) => o.event.liveChatId)}::uuid[],
         ${outcomes.map((o) => o.event.id)}::uuid[],
@@ -149,7 +143,7 @@ async function writeWindow(db: Db, window: Pick<LogWindow, 'subscriptionId' | 'l
       ) AS v(live_chat_id, event_id, status, attempts, delay_ms, status_code, error)
       -- Not ON CONFLICT: its speculative insertion cost half again as much as the insert itself.
       WHERE NOT EXISTS (
-        SELECT FROM event_deliveries AS d WHERE d.live_chat_id = v.live_chat_id AND d.event_id = v.event_id AND d.subscription_id = h.id
+        SELECT FROM event_deliveries AS d WHERE d.live_chat_id = v.live_chat_id AND d.event_id = v.event_id AND d.subscription_id = m.id
       )
     )
     SELECT EXISTS (SELECT FROM moved) AS held
