@@ -39,3 +39,12 @@ export type EventDeliveryStatus = (typeof EVENT_DELIVERY_STATUSES)[number];
 export function eventJson(event: Event) {
   return { id: event.id, type: event.type, occurredAt: event.occurredAt.toISOString(), liveChatId: event.liveChatId, data: event.data };
 }
+
+/**
+ * A webhook's body: eventJson's fields in its order, as text, around a snapshot that is already
+ * JSON text (as the log prints it, or JSON.stringify of a snapshot in hand).
+ */
+export function eventJsonText(event: { id: string; type: string; occurredAt: string; liveChatId: string }, data: string): string {
+  const text = JSON.stringify;
+  return `{"id":${text(event.id)},"type":${text(event.type)},"occurredAt":${text(event.occurredAt)},"liveChatId":${text(event.liveChatId)},"data":${data}}`;
+}

@@ -2,7 +2,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Clock } from '../clock.js';
 import type { DatabaseHandle } from '../db/connection.js';
 import { LoopSleep, settleWithin } from '../delivery/loop-sleep.js';
-import { eventJson } from '../domain/event.js';
+import { eventJsonText } from '../domain/event.js';
 import type { SecretBox } from '../live-chats/secret-box.js';
 import type { GroupCommitter } from '../db/group-commit.js';
 import { type AttemptResult, type Claim, type ClaimedDelivery, attemptRecorder, claimDeliveries, releaseClaims, releaseExpiredLeases } from './delivery-claims.js';
@@ -201,8 +201,9 @@ export class EventDeliveryWorker {
         const outcome: WebhookOutcome = { delivered: false, statusCode: null, error: `No outcome after ${delivery.attempts - 1} attempts.` };
         result = this.#attempts.resultOf(outcome, delivery.attempts);
       } else {
-        const body = JSON.stringify(eventJson(delivery.event));
-        result = await this.#attempts.make(delivery, { id: delivery.event.id, body }, delivery.attempts);
+        const { event } = delivery;
+        const body = eventJsonText({ ...event, occurredAt: event.occurredAt.toISOString() }, JSON.stringify(event.data));
+        result = await this.#attempts.make(delivery, { id: event.id, body }, delivery.attempts);
         if (!result) {
           await releaseClaims(this.#db, [delivery]);
           return;

@@ -1,5 +1,6 @@
 import { type Kysely, type Transaction, sql } from 'kysely';
 import type { Database } from '../db/types.js';
+import { eventJsonText } from '../domain/event.js';
 import { violatedUniqueConstraint } from '../db/errors.js';
 import type { AttemptResult } from './delivery-claims.js';
 
@@ -85,8 +86,8 @@ export async function claimWindows(db: Db, options: { maxWindows: number; maxEve
       };
       windows.set(row.subscription_id, window);
     }
-    // The Event JSON of GET /events, keys in its order; the snapshot as Postgres prints its jsonb.
-    const body = `{"id":"${row.event_id}","type":${JSON.stringify(row.type)},"occurredAt":"${row.occurred_at}","liveChatId":"${row.live_chat_id}","data":${row.data}}`;
+    // The snapshot as Postgres prints its jsonb, never parsed.
+    const body = eventJsonText({ id: row.event_id, type: row.type, occurredAt: row.occurred_at, liveChatId: row.live_chat_id }, row.data);
     window.events.push({ id: row.event_id, liveChatId: row.live_chat_id, body });
   }
   return { windows: [...windows.values()], more };
