@@ -100,6 +100,7 @@ async function main(): Promise<void> {
       unsubscribed.push(without);
       if (without.failed) console.log(`!! round ${round} without the subscription: ${describeFailures(without)}`);
       if (!without.drain.drained) console.log(`!! round ${round} without the subscription: not drained ${DRAIN_TIMEOUT_SECONDS} s after the load: ${describeBacklog(without.drain.left)}`);
+      subscriptionId = await subscribeReceiver(running, receiver.url);
       return without;
     };
     for (let round = 1; round <= ROUNDS; round++) {
@@ -107,18 +108,12 @@ async function main(): Promise<void> {
       // of the events' cost always runs in the same place of a round.
       const withoutFirst = subscriptionId !== null && round % 2 === 0;
       let without: ServiceRound | null = null;
-      if (withoutFirst) {
-        without = await roundWithoutSubscription(round);
-        subscriptionId = await subscribeReceiver(service, receiver.url);
-      }
+      if (withoutFirst) without = await roundWithoutSubscription(round);
       const s = await serviceRound(target, String(round), SECONDS);
       served.push(s);
       if (s.failed) console.log(`!! round ${round}: ${describeFailures(s)}`);
       if (!s.drain.drained) console.log(`!! round ${round}: not drained ${DRAIN_TIMEOUT_SECONDS} s after the load: ${describeBacklog(s.drain.left)}`);
-      if (subscriptionId && !withoutFirst) {
-        without = await roundWithoutSubscription(round);
-        subscriptionId = await subscribeReceiver(service, receiver.url);
-      }
+      if (subscriptionId && !withoutFirst) without = await roundWithoutSubscription(round);
       if (without) console.log(`round ${round} without the event subscription${withoutFirst ? ' (run first)' : ''}: ${whole(without.rate)} sessions/s (p99 ${ms(without.wrk.p99Ms)} ms)`);
       const c = await ceiling(SECONDS);
       ceilings.push(c);
