@@ -16,8 +16,11 @@ export interface KeysetRow {
   created_at_us: string;
 }
 
+/** `created_at` to the microsecond, in UTC, as RFC 3339 text. */
+export const createdAtMicrosText = sql<string>`to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+
 /** Select it next to a listed table's columns: `created_at` to the microsecond, in UTC. */
-export const createdAtMicros = sql<string>`to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`.as('created_at_us');
+export const createdAtMicros = createdAtMicrosText.as('created_at_us');
 
 /** The rows after the position in newest-first (created_at, id) order. */
 export function afterKeyset(position: Keyset): Expression<SqlBool> {

@@ -202,6 +202,15 @@ export interface EventDeliveriesTable {
   updated_at: UpdatedAt;
 }
 
+export interface EventWindowDeliveriesTable {
+  subscription_id: string;
+  id: Generated<string>;
+  created_at: CreatedAt;
+  event_ids: string[];
+  live_chat_ids: string[];
+  status_codes: number[];
+}
+
 export interface Database {
   api_keys: ApiKeysTable;
   live_chats: LiveChatsTable;
@@ -220,6 +229,7 @@ export interface Database {
   events: EventsTable;
   event_subscriptions: EventSubscriptionsTable;
   event_deliveries: EventDeliveriesTable;
+  event_window_deliveries: EventWindowDeliveriesTable;
   live_chat_pacing: LiveChatPacingTable;
   opt_outs: OptOutsTable;
   whatsapp_template_catalogues: WhatsAppTemplateCataloguesTable;

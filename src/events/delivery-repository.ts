@@ -1,5 +1,5 @@
 import { type Kysely, type Transaction, sql } from 'kysely';
-import { type Keyset, type KeysetRow, afterKeyset, createdAtMicros } from '../db/keyset.js';
+import { type Keyset, type KeysetRow, createdAtMicrosText } from '../db/keyset.js';
 import type { Database } from '../db/types.js';
 import type { EventDeliveryStatus } from '../domain/event.js';
 
@@ -40,24 +40,51 @@ export interface DeliveryListRow extends KeysetRow {
   delivered_at: Date | null;
 }
 
-/** A subscription's deliveries, newest first; `limit + 1` rows so the caller can tell whether another page exists. */
-export function listDeliveries(
+/**
+ * A subscription's deliveries, newest first; `limit + 1` rows so the caller can tell whether
+ * another page exists. The events its windows delivered at the first attempt are listed from
+ * the window's row (migration 0020), each as a delivery of its own keyed by the event's id;
+ * those whose event is gone past retention are not.
+ */
+export async function listDeliveries(
   db: Db,
   subscriptionId: string,
   query: { status?: EventDeliveryStatus | undefined; limit: number; after?: Keyset | undefined },
 ): Promise<DeliveryListRow[]> {
-  let q = db
-    .selectFrom('event_deliveries')
-    .select(['id', 'event_id', 'status', 'attempts', 'last_status_code', 'last_error', 'next_attempt_at', 'delivered_at', createdAtMicros])
-    .select(sql<string>`(SELECT e.type FROM events AS e WHERE e.live_chat_id = event_deliveries.live_chat_id AND e.id = event_deliveries.event_id)`.as('type'))
-    .where('subscription_id', '=', subscriptionId);
-  if (query.status) q = q.where('status', '=', query.status);
-  if (query.after) q = q.where(afterKeyset(query.after));
-  return q
-    .orderBy('created_at', 'desc')
-    .orderBy('id', 'desc')
-    .limit(query.limit + 1)
-    .execute();
+  const after = query.after ? sql`(${query.after.createdAt}::timestamptz, ${query.after.id}::uuid)` : null;
+  const windows =
+    query.status === undefined || query.status === 'delivered'
+      ? sql`
+        UNION ALL
+        (SELECT v.event_id AS id, v.event_id, e.type, 'delivered' AS status, 1 AS attempts, v.status_code AS last_status_code,
+           NULL::text AS last_error, NULL::timestamptz AS next_attempt_at, w.created_at AS delivered_at, w.created_at
+         FROM event_window_deliveries AS w
+         CROSS JOIN LATERAL unnest(w.event_ids, w.live_chat_ids, w.status_codes) AS v(event_id, live_chat_id, status_code)
+         JOIN events AS e ON e.live_chat_id = v.live_chat_id AND e.id = v.event_id
+         WHERE w.subscription_id = ${subscriptionId}
+           ${after ? sql`AND w.created_at <= ${query.after!.createdAt}::timestamptz AND (w.created_at, v.event_id) < ${after}` : sql``}
+         ORDER BY w.created_at DESC, v.event_id DESC
+         LIMIT ${query.limit + 1})`
+      : sql``;
+  const { rows } = await sql<DeliveryListRow>`
+    SELECT listed.id, listed.event_id, listed.type, listed.status, listed.attempts, listed.last_status_code, listed.last_error,
+      listed.next_attempt_at, listed.delivered_at,
+      ${createdAtMicrosText} AS created_at_us
+    FROM (
+      (SELECT d.id, d.event_id, (SELECT e.type FROM events AS e WHERE e.live_chat_id = d.live_chat_id AND e.id = d.event_id) AS type,
+         d.status, d.attempts, d.last_status_code, d.last_error, d.next_attempt_at, d.delivered_at, d.created_at
+       FROM event_deliveries AS d
+       WHERE d.subscription_id = ${subscriptionId}
+         ${query.status ? sql`AND d.status = ${query.status}` : sql``}
+         ${after ? sql`AND (d.created_at, d.id) < ${after}` : sql``}
+       ORDER BY d.created_at DESC, d.id DESC
+       LIMIT ${query.limit + 1})
+      ${windows}
+    ) AS listed
+    ORDER BY listed.created_at DESC, listed.id DESC
+    LIMIT ${query.limit + 1}
+  `.execute(db);
+  return rows;
 }
 
 /**

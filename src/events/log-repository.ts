@@ -123,8 +123,11 @@ function byLogOrder(a: LogPosition, b: LogPosition): number {
 }
 
 /** Forgets events that occurred before `before`, their deliveries with them; returns how many. */
-export function purgeEvents(db: Db, before: Date): Promise<number> {
-  return deleteInChunks(db, 'events', sql`occurred_at < ${before}`);
+export async function purgeEvents(db: Db, before: Date): Promise<number> {
+  const purged = await deleteInChunks(db, 'events', sql`occurred_at < ${before}`);
+  // A window's row is younger than each of its events: once it is past retention, they all are.
+  await deleteInChunks(db, 'event_window_deliveries', sql`created_at < ${before}`);
+  return purged;
 }
 
 interface EventRow {

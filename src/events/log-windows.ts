@@ -97,11 +97,13 @@ export async function claimWindows(db: Db, options: { maxWindows: number; maxEve
 export type WindowOutcome = { event: Pick<WindowEvent, 'id' | 'liveChatId'>; result: AttemptResult | 'untried' };
 
 /**
- * Ends a window while its lease still holds: writes one delivery per event with its outcome
- * (those a replay queued meanwhile are left as they are: they go out again), moves the
- * subscription's position past the window (never backwards: a resumed subscription starts
- * later) and frees its slots, in one statement. False when the lease no longer held (another
- * replica took the window again after it ran out); then nothing is written.
+ * Ends a window while its lease still holds: writes its outcomes (those a replay queued
+ * meanwhile are left as they are: they go out again), moves the subscription's position past
+ * the window (never backwards: a resumed subscription starts later) and frees its slots, in one
+ * statement. The events delivered at this first attempt make one row for the window
+ * (event_window_deliveries, migration 0020); each of the others a delivery, due for its retry.
+ * False when the lease no longer held (another replica took the window again after it ran
+ * out); then nothing is written.
  */
 export async function recordWindow(db: Db, window: Pick<LogWindow, 'subscriptionId' | 'leaseUntil' | 'end'>, outcomes: readonly WindowOutcome[]): Promise<boolean> {
   try {
@@ -115,8 +117,14 @@ export async function recordWindow(db: Db, window: Pick<LogWindow, 'subscription
 }
 
 async function writeWindow(db: Db, window: Pick<LogWindow, 'subscriptionId' | 'leaseUntil' | 'end'>, outcomes: readonly WindowOutcome[]): Promise<boolean> {
-  const status = (o: WindowOutcome) => (o.result === 'untried' ? 'pending' : o.result.status);
-  const delay = (o: WindowOutcome) => (o.result !== 'untried' && o.result.status === 'pending' ? Math.max(0, Math.round(o.result.delayMs)) : 0);
+  const delivered: { event: WindowOutcome['event']; statusCode: number }[] = [];
+  const others: { event: WindowOutcome['event']; result: Exclude<WindowOutcome['result'], { status: 'delivered' }> }[] = [];
+  for (const { event, result } of outcomes) {
+    if (result !== 'untried' && result.status === 'delivered') delivered.push({ event, statusCode: result.statusCode });
+    else others.push({ event, result });
+  }
+  const status = (o: (typeof others)[number]) => (o.result === 'untried' ? 'pending' : o.result.status);
+  const delay = (o: (typeof others)[number]) => (o.result !== 'untried' && o.result.status === 'pending' ? Math.max(0, Math.round(o.result.delayMs)) : 0);
   const { rows } = await sql<{ held: boolean }>`
     WITH moved AS (
       UPDATE event_subscriptions AS s
@@ -127,20 +135,34 @@ async function writeWindow(db: Db, window: Pick<LogWindow, 'subscriptionId' | 'l
       WHERE s.id = ${window.subscriptionId} AND s.window_until = ${window.leaseUntil.toISOString()}::timestamptz
       RETURNING s.id
     ),
-    written AS (
-      INSERT INTO event_deliveries (live_chat_id, event_id, subscription_id, status, attempts, next_attempt_at, last_status_code, last_error, delivered_at)
-      SELECT v.live_chat_id, v.event_id, m.id, v.status, v.attempts,
-        CASE WHEN v.status = 'pending' THEN now() + v.delay_ms * interval '1 millisecond' END,
-        v.status_code, v.error, CASE WHEN v.status = 'delivered' THEN now() END
+    windowed AS (
+      INSERT INTO event_window_deliveries (subscription_id, event_ids, live_chat_ids, status_codes)
+      SELECT m.id, array_agg(v.event_id), array_agg(v.live_chat_id), array_agg(v.status_code)
       FROM moved AS m
       CROSS JOIN unnest(
-        ${outcomes.map((o) => o.event.liveChatId)}::uuid[],
-        ${outcomes.map((o) => o.event.id)}::uuid[],
-        ${outcomes.map(status)}::text[],
-        ${outcomes.map((o) => (o.result === 'untried' ? 0 : 1))}::integer[],
-        ${outcomes.map(delay)}::integer[],
-        ${outcomes.map((o) => (o.result === 'untried' ? null : o.result.statusCode))}::integer[],
-        ${outcomes.map((o) => (o.result === 'untried' || o.result.status === 'delivered' ? null : o.result.error))}::text[]
+        ${delivered.map((o) => o.event.liveChatId)}::uuid[],
+        ${delivered.map((o) => o.event.id)}::uuid[],
+        ${delivered.map((o) => o.statusCode)}::integer[]
+      ) AS v(live_chat_id, event_id, status_code)
+      WHERE NOT EXISTS (
+        SELECT FROM event_deliveries AS d WHERE d.live_chat_id = v.live_chat_id AND d.event_id = v.event_id AND d.subscription_id = m.id
+      )
+      GROUP BY m.id
+    ),
+    written AS (
+      INSERT INTO event_deliveries (live_chat_id, event_id, subscription_id, status, attempts, next_attempt_at, last_status_code, last_error)
+      SELECT v.live_chat_id, v.event_id, m.id, v.status, v.attempts,
+        CASE WHEN v.status = 'pending' THEN now() + v.delay_ms * interval '1 millisecond' END,
+        v.status_code, v.error
+      FROM moved AS m
+      CROSS JOIN unnest(
+        ${others.map((o) => o.event.liveChatId)}::uuid[],
+        ${others.map((o) => o.event.id)}::uuid[],
+        ${others.map(status)}::text[],
+        ${others.map((o) => (o.result === 'untried' ? 0 : 1))}::integer[],
+        ${others.map(delay)}::integer[],
+        ${others.map((o) => (o.result === 'untried' ? null : o.result.statusCode))}::integer[],
+        ${others.map((o) => (o.result === 'untried' ? null : o.result.error))}::text[]
       ) AS v(live_chat_id, event_id, status, attempts, delay_ms, status_code, error)
       -- Not ON CONFLICT: its speculative insertion cost half again as much as the insert itself.
       WHERE NOT EXISTS (

@@ -100,7 +100,12 @@ describe('webhook delivery', () => {
     await waitUntil(() => hooks.requests.length >= 1);
     // Its position in the log is past `before` now: that one can only come through replay.
     expect(hooks.requests.map((r) => r.headers['webhook-id'])).toEqual([after.id]);
-    expect((await deliveries(created.data.id)).map((d: { eventId: string }) => d.eventId)).toEqual([after.id]);
+    // Listed once its window is written, just after the receiver answered.
+    const listed = await waitUntil(async () => {
+      const items = await deliveries(created.data.id);
+      return items.length > 0 && items;
+    });
+    expect(listed.map((d: { eventId: string }) => d.eventId)).toEqual([after.id]);
   });
 
   it('replays delivered events', async () => {

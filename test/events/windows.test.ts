@@ -106,7 +106,8 @@ describe('windows of the log for webhooks', () => {
       .execute(async (trx) => {
         await replayEvents(trx, sub.id, new Date(Date.now() - 60_000));
         // The window's insert waits on the replay's uncommitted row, then meets it committed.
-        recording = recordWindow(db(), window, [{ event, result: { status: 'delivered', statusCode: 200 } }]);
+        // A failed first attempt is written as a delivery (a delivered one would only go in the window's row).
+        recording = recordWindow(db(), window, [{ event, result: { status: 'pending', delayMs: 60_000, statusCode: 500, error: 'HTTP 500' } }]);
         await waitUntil(async () => {
           const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`.execute(db());
           return rows[0]!.n > 0 || undefined;
