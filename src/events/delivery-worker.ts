@@ -69,6 +69,8 @@ export class EventDeliveryWorker {
   #slotWake: NodeJS.Timeout | null = null;
   #nextRetryAt = Number.POSITIVE_INFINITY;
   #expiredLeasesCheckedAt = Number.NEGATIVE_INFINITY;
+  /** Deliveries may be due: each poll interval, at a retry's time, after untried events, an attempt or wake(); not on appends. */
+  #deliveriesDue = true;
   readonly #outcomes: GroupCommitter<{ claim: Claim; result: AttemptResult }, boolean>;
   readonly #attempts: WebhookAttempts;
   /** New events may wait to be read (set by the log's watch, when a window ends, and while a read had more). */
@@ -92,10 +94,11 @@ export class EventDeliveryWorker {
       inFlight: this.#inFlight,
       stopping: () => this.#state !== 'running',
       settled: (result) => this.#settled(result),
-      ended: () => {
+      ended: (leftUntried) => {
         // Events appended meanwhile waited for the window to end: read on at once.
         this.#eventsAppended = true;
-        this.wake();
+        this.#deliveriesDue ||= leftUntried;
+        this.#sleep.wake(this.#state !== 'running');
       },
     });
   }
@@ -112,6 +115,7 @@ export class EventDeliveryWorker {
 
   /** Looks for new events and due deliveries now instead of at the next poll. */
   wake(): void {
+    this.#deliveriesDue = true;
     this.#sleep.wake(this.#state !== 'running');
   }
 
@@ -139,12 +143,13 @@ export class EventDeliveryWorker {
     let failures = 0;
     while (this.#state === 'running') {
       this.#sleep.awake();
-      if (Date.now() >= this.#nextRetryAt) this.#nextRetryAt = Number.POSITIVE_INFINITY;
+      this.#deliveriesDue ||= Date.now() >= this.#nextRetryAt;
       let busy = false;
       try {
         if (Date.now() - this.#expiredLeasesCheckedAt >= this.#pollIntervalMs) {
           await releaseExpiredLeases(this.#db);
           this.#expiredLeasesCheckedAt = Date.now();
+          this.#deliveriesDue = true;
         }
         // The log is read when events were appended, while a read had more, and at every poll interval.
         if ((this.#eventsAppended || Date.now() - this.#logReadAt >= this.#pollIntervalMs) && this.#room() > 0) {
@@ -154,13 +159,16 @@ export class EventDeliveryWorker {
           this.#eventsAppended ||= busy;
         }
         const capacity = this.#room();
-        if (capacity > 0) {
+        if (capacity > 0 && this.#deliveriesDue) {
+          this.#deliveriesDue = false;
+          if (Date.now() >= this.#nextRetryAt) this.#nextRetryAt = Number.POSITIVE_INFINITY;
           const claimed = await claimDeliveries(this.#db, { limit: capacity, perSubscription: this.options.perSubscription, leaseMs: this.#leaseMs });
           if (this.#state !== 'running') {
             await releaseClaims(this.#db, claimed);
             break;
           }
           for (const delivery of claimed) this.#track(delivery);
+          this.#deliveriesDue ||= claimed.length === capacity;
           busy ||= claimed.length === capacity;
         }
         failures = 0;
@@ -236,7 +244,7 @@ export class EventDeliveryWorker {
     if (this.#slotWake || this.#state !== 'running') return;
     this.#slotWake = setTimeout(() => {
       this.#slotWake = null;
-      this.wake();
+      this.#sleep.wake(this.#state !== 'running');
     }, WAKE_COALESCE_MS);
   }
 }

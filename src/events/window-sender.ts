@@ -30,8 +30,8 @@ export class LogWindowSender {
       stopping: () => boolean;
       /** An attempt's outcome was written. */
       settled: (result: AttemptResult) => void;
-      /** A window ended, written or not. */
-      ended: () => void;
+      /** A window ended, written or not; `leftUntried` when it was written with events left to retries at once. */
+      ended: (leftUntried: boolean) => void;
     },
   ) {}
 
@@ -50,25 +50,37 @@ export class LogWindowSender {
 
   #track(window: LogWindow): void {
     this.slots += window.slots;
-    const sending = this.#send(window).finally(() => {
-      this.slots -= window.slots;
-      this.deps.inFlight.delete(sending);
-      this.deps.ended();
-    });
+    let leftUntried = false;
+    const sending = this.#send(window)
+      .then((untried) => {
+        leftUntried = untried;
+      })
+      .finally(() => {
+        this.slots -= window.slots;
+        this.deps.inFlight.delete(sending);
+        this.deps.ended(leftUntried);
+      });
     this.deps.inFlight.add(sending);
   }
 
-  async #send(window: LogWindow): Promise<void> {
+  /** Sends and writes a window; true when it was written with events left untried. */
+  async #send(window: LogWindow): Promise<boolean> {
     try {
       // What is not started by then waits as a retry, so that the window ends within its lease.
       const outcomes = await sendWindow(window, this.deps.attempts, { deadline: Date.now() + this.deps.timeoutMs, stopping: this.deps.stopping });
       if (!(await recordWindow(this.deps.db, window, outcomes))) {
         this.deps.log.warn({ subscriptionId: window.subscriptionId }, 'event window not written: its lease ran out (its events go out again) or its subscription is gone');
-        return;
+        return false;
       }
-      for (const { result } of outcomes) if (result !== 'untried') this.deps.settled(result);
+      let untried = false;
+      for (const { result } of outcomes) {
+        if (result === 'untried') untried = true;
+        else this.deps.settled(result);
+      }
+      return untried;
     } catch (error) {
       this.deps.log.error({ err: error, subscriptionId: window.subscriptionId }, 'event window bookkeeping failed; it is sent again once its lease runs out');
+      return false;
     }
   }
 }
