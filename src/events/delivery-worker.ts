@@ -40,8 +40,9 @@ export interface EventDeliveryWorkerOptions {
 }
 
 const ERROR_BACKOFF_MAX_MS = 10_000;
-/** Wakes for new events within this long share one look, so events go out in batches. */
+/** Wakes for new events within this long share one look; under a stream of them the log is read a gap apart (fewer, larger windows). */
 const WAKE_COALESCE_MS = 25;
+const READ_GAP_MS = 100;
 
 /**
  * Delivers events to webhook subscriptions, in every replica. First attempts go straight from
@@ -73,8 +74,9 @@ export class EventDeliveryWorker {
   #deliveriesDue = true;
   readonly #outcomes: GroupCommitter<{ claim: Claim; result: AttemptResult }, boolean>;
   readonly #attempts: WebhookAttempts;
-  /** New events may wait to be read (set by the log's watch, when a window ends, and while a read had more). */
+  /** New events may wait to be read (set by the log's watch and when a window ends); a read had more. */
   #eventsAppended = true;
+  #moreToRead = false;
   #logReadAt = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly options: EventDeliveryWorkerOptions) {
@@ -151,12 +153,12 @@ export class EventDeliveryWorker {
           this.#expiredLeasesCheckedAt = Date.now();
           this.#deliveriesDue = true;
         }
-        // The log is read when events were appended, while a read had more, and at every poll interval.
-        if ((this.#eventsAppended || Date.now() - this.#logReadAt >= this.#pollIntervalMs) && this.#room() > 0) {
+        // The log is read when events were appended (a read gap apart), while a read had more, and at every poll interval.
+        const sinceRead = Date.now() - this.#logReadAt;
+        if ((this.#moreToRead || (this.#eventsAppended && sinceRead >= READ_GAP_MS) || sinceRead >= this.#pollIntervalMs) && this.#room() > 0) {
           this.#eventsAppended = false;
           this.#logReadAt = Date.now();
-          busy = await this.#windows.claim(this.#room());
-          this.#eventsAppended ||= busy;
+          busy = this.#moreToRead = await this.#windows.claim(this.#room());
         }
         const capacity = this.#room();
         if (capacity > 0 && this.#deliveriesDue) {
@@ -179,7 +181,8 @@ export class EventDeliveryWorker {
         await this.#sleep.sleep(backoffMs);
         continue;
       }
-      if (!busy) await this.#sleep.sleep(Math.min(this.#pollIntervalMs, Math.max(10, this.#nextRetryAt - Date.now())));
+      const readAt = this.#eventsAppended && this.#room() > 0 ? this.#logReadAt + READ_GAP_MS : Number.POSITIVE_INFINITY;
+      if (!busy) await this.#sleep.sleep(Math.max(1, Math.min(this.#pollIntervalMs, Math.max(10, this.#nextRetryAt - Date.now()), readAt - Date.now())));
     }
   }
 
@@ -228,12 +231,8 @@ export class EventDeliveryWorker {
   /** An attempt's outcome is written: counted, and its retry looked for in time. */
   #settled(result: AttemptResult): void {
     if (result.status === 'pending') this.#nextRetryAt = Math.min(this.#nextRetryAt, Date.now() + result.delayMs);
-    this.#observe(result.status === 'pending' ? 'retry' : result.status);
-  }
-
-  #observe(outcome: EventDeliveryOutcome): void {
     try {
-      this.options.observer?.eventDelivered(outcome);
+      this.options.observer?.eventDelivered(result.status === 'pending' ? 'retry' : result.status);
     } catch (error) {
       this.#log.warn({ err: error }, 'event delivery observer threw');
     }
