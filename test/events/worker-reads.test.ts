@@ -1,0 +1,81 @@
+import type { KyselyPlugin } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { systemClock } from '../../src/clock.js';
+import { EventDeliveryWorker } from '../../src/events/delivery-worker.js';
+import { WebhookSender } from '../../src/events/webhook-sender.js';
+import { type TestApp, call, createTestApp } from '../support/app.js';
+import { liveChatWithOperator } from '../support/fixtures.js';
+import { HttpStandIn, waitUntil } from '../support/http-stand-in.js';
+import { anEvent, eventsConfig } from './helpers.js';
+
+/** Counts the statements that call each claim function. */
+function claimCounter(): { plugin: KyselyPlugin; windows: () => number; retries: () => number } {
+  let windows = 0;
+  let retries = 0;
+  const plugin: KyselyPlugin = {
+    transformQuery({ node }) {
+      const text = JSON.stringify(node);
+      if (text.includes('claim_event_windows(')) windows += 1;
+      if (text.includes('claim_event_deliveries(')) retries += 1;
+      return node;
+    },
+    transformResult: async ({ result }) => result,
+  };
+  return { plugin, windows: () => windows, retries: () => retries };
+}
+
+// The app's own webhook worker is off in tests: this one is made here, its statements counted.
+describe('the webhook worker under a stream of events', () => {
+  let t: TestApp;
+  let hooks: HttpStandIn;
+
+  beforeAll(async () => {
+    // Receivers on 127.0.0.1 over plain HTTP allowed; the app's own worker stays off.
+    t = await createTestApp({ config: { events: eventsConfig({ allowHttp: true, allowPrivate: true }) } });
+    hooks = await HttpStandIn.start(() => ({ status: 200, body: {} }));
+  });
+  afterAll(async () => {
+    await hooks.close();
+    await t.close();
+  });
+
+  it('reads the log a gap apart, and looks for retries only when some may be due', async () => {
+    const { liveChatId } = await liveChatWithOperator(t.app, 'telegram');
+    expect((await call(t.app, 'POST', '/event-subscriptions', { url: `${hooks.url}/hooks`, liveChatIds: [liveChatId] })).statusCode).toBe(201);
+    const counter = claimCounter();
+    const worker = new EventDeliveryWorker({
+      database: { db: t.database.handle.db.withPlugin(counter.plugin), kind: t.database.handle.kind },
+      watch: t.app.services.events.watch,
+      sender: new WebhookSender({ allowHttp: true, allowPrivate: true }, 5_000),
+      secrets: t.app.services.secrets,
+      clock: systemClock,
+      policy: { maxAttempts: 3, baseMs: 1_000, maxMs: 5_000 },
+      perSubscription: 4,
+      timeoutMs: 5_000,
+      logger: t.app.log,
+      pollIntervalMs: 60_000,
+    });
+    worker.start();
+    try {
+      const started = Date.now();
+      const ids = new Set<string>();
+      // A stream: an append every 10 ms or so, each waking the worker.
+      for (let i = 0; i < 40; i++) {
+        const event = anEvent(liveChatId);
+        ids.add(event.id);
+        await t.app.services.events.publish([event]);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      await waitUntil(() => [...ids].every((id) => hooks.requests.some((r) => r.headers['webhook-id'] === id)) || undefined);
+      const elapsed = Date.now() - started;
+      // At most one read per 100 ms of the stream, and the first at once (a read per append or
+      // per window would be dozens).
+      expect(counter.windows()).toBeGreaterThan(0);
+      expect(counter.windows()).toBeLessThanOrEqual(Math.floor(elapsed / 100) + 2);
+      // Once at the start; appends alone make no delivery due (first attempts go in windows).
+      expect(counter.retries()).toBe(1);
+    } finally {
+      await worker.stop();
+    }
+  });
+});
