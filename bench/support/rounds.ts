@@ -122,4 +122,3 @@ export async function ceilingRound(
   const cpu = cpuPerUnit(before, readCpu(null), transactions);
   return { tps, cpu, commitsElsewhere: (await db.commitsElsewhere(options.ownDatabases)) - elsewhereBefore };
 }
-

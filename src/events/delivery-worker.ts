@@ -74,7 +74,7 @@ export class EventDeliveryWorker {
   #deliveriesDue = true;
   readonly #outcomes: GroupCommitter<{ claim: Claim; result: AttemptResult }, boolean>;
   readonly #attempts: WebhookAttempts;
-  /** New events may wait to be read (set by the log's watch and when a window ends); a read had more. */
+  /** New events may wait to be read (set by the log's watch and when a window ends); more: the last read had more, read on at once. */
   #eventsAppended = true;
   #moreToRead = false;
   #logReadAt = Number.NEGATIVE_INFINITY;
@@ -97,7 +97,7 @@ export class EventDeliveryWorker {
       stopping: () => this.#state !== 'running',
       settled: (result) => this.#settled(result),
       ended: (leftUntried) => {
-        // Events appended meanwhile waited for the window to end: read on at once.
+        // Events appended meanwhile waited for the window to end: read on, a read gap after the last.
         this.#eventsAppended = true;
         this.#deliveriesDue ||= leftUntried;
         this.#sleep.wake(this.#state !== 'running');
@@ -170,8 +170,9 @@ export class EventDeliveryWorker {
             break;
           }
           for (const delivery of claimed) this.#track(delivery);
-          this.#deliveriesDue ||= claimed.length === capacity;
-          busy ||= claimed.length === capacity;
+          const full = claimed.length === capacity;
+          this.#deliveriesDue ||= full;
+          busy ||= full;
         }
         failures = 0;
       } catch (error) {

@@ -117,14 +117,8 @@ export async function recordWindow(db: Db, window: Pick<LogWindow, 'subscription
 }
 
 async function writeWindow(db: Db, window: Pick<LogWindow, 'subscriptionId' | 'leaseUntil' | 'end'>, outcomes: readonly WindowOutcome[]): Promise<boolean> {
-  const delivered: { event: WindowOutcome['event']; statusCode: number }[] = [];
-  const others: { event: WindowOutcome['event']; result: Exclude<WindowOutcome['result'], { status: 'delivered' }> }[] = [];
-  for (const { event, result } of outcomes) {
-    if (result !== 'untried' && result.status === 'delivered') delivered.push({ event, statusCode: result.statusCode });
-    else others.push({ event, result });
-  }
-  const status = (o: (typeof others)[number]) => (o.result === 'untried' ? 'pending' : o.result.status);
-  const delay = (o: (typeof others)[number]) => (o.result !== 'untried' && o.result.status === 'pending' ? Math.max(0, Math.round(o.result.delayMs)) : 0);
+  const status = (o: WindowOutcome) => (o.result === 'untried' ? 'pending' : o.result.status);
+  const delay = (o: WindowOutcome) => (o.result !== 'untried' && o.result.status === 'pending' ? Math.max(0, Math.round(o.result.delayMs)) : 0);
   const { rows } = await sql<{ held: boolean }>`
     WITH moved AS (
       UPDATE event_subscriptions AS s
@@ -135,39 +129,39 @@ async function writeWindow(db: Db, window: Pick<LogWindow, 'subscriptionId' | 'l
       WHERE s.id = ${window.subscriptionId} AND s.window_until = ${window.leaseUntil.toISOString()}::timestamptz
       RETURNING s.id
     ),
-    windowed AS (
-      INSERT INTO event_window_deliveries (subscription_id, event_ids, live_chat_ids, status_codes)
-      SELECT m.id, array_agg(v.event_id), array_agg(v.live_chat_id), array_agg(v.status_code)
+    -- The outcomes to write: those of events that have no delivery for the subscription (a
+    -- replay queued meanwhile keeps its own). Not ON CONFLICT below: its speculative insertion
+    -- cost half again as much as the insert itself.
+    outcome AS (
+      SELECT m.id AS subscription_id, v.*
       FROM moved AS m
       CROSS JOIN unnest(
-        ${delivered.map((o) => o.event.liveChatId)}::uuid[],
-        ${delivered.map((o) => o.event.id)}::uuid[],
-        ${delivered.map((o) => o.statusCode)}::integer[]
-      ) AS v(live_chat_id, event_id, status_code)
+        ${outcomes.map((o) => o.event.liveChatId)}::uuid[],
+        ${outcomes.map((o) => o.event.id)}::uuid[],
+        ${outcomes.map(status)}::text[],
+        ${outcomes.map((o) => (o.result === 'untried' ? 0 : 1))}::integer[],
+        ${outcomes.map(delay)}::integer[],
+        ${outcomes.map((o) => (o.result === 'untried' ? null : o.result.statusCode))}::integer[],
+        ${outcomes.map((o) => (o.result === 'untried' || o.result.status === 'delivered' ? null : o.result.error))}::text[]
+      ) AS v(live_chat_id, event_id, status, attempts, delay_ms, status_code, error)
       WHERE NOT EXISTS (
         SELECT FROM event_deliveries AS d WHERE d.live_chat_id = v.live_chat_id AND d.event_id = v.event_id AND d.subscription_id = m.id
       )
-      GROUP BY m.id
+    ),
+    windowed AS (
+      INSERT INTO event_window_deliveries (subscription_id, event_ids, live_chat_ids, status_codes)
+      SELECT o.subscription_id, array_agg(o.event_id), array_agg(o.live_chat_id), array_agg(o.status_code)
+      FROM outcome AS o
+      WHERE o.status = 'delivered'
+      GROUP BY o.subscription_id
     ),
     written AS (
       INSERT INTO event_deliveries (live_chat_id, event_id, subscription_id, status, attempts, next_attempt_at, last_status_code, last_error)
-      SELECT v.live_chat_id, v.event_id, m.id, v.status, v.attempts,
-        CASE WHEN v.status = 'pending' THEN now() + v.delay_ms * interval '1 millisecond' END,
-        v.status_code, v.error
-      FROM moved AS m
-      CROSS JOIN unnest(
-        ${others.map((o) => o.event.liveChatId)}::uuid[],
-        ${others.map((o) => o.event.id)}::uuid[],
-        ${others.map(status)}::text[],
-        ${others.map((o) => (o.result === 'untried' ? 0 : 1))}::integer[],
-        ${others.map(delay)}::integer[],
-        ${others.map((o) => (o.result === 'untried' ? null : o.result.statusCode))}::integer[],
-        ${others.map((o) => (o.result === 'untried' ? null : o.result.error))}::text[]
-      ) AS v(live_chat_id, event_id, status, attempts, delay_ms, status_code, error)
-      -- Not ON CONFLICT: its speculative insertion cost half again as much as the insert itself.
-      WHERE NOT EXISTS (
-        SELECT FROM event_deliveries AS d WHERE d.live_chat_id = v.live_chat_id AND d.event_id = v.event_id AND d.subscription_id = m.id
-      )
+      SELECT o.live_chat_id, o.event_id, o.subscription_id, o.status, o.attempts,
+        CASE WHEN o.status = 'pending' THEN now() + o.delay_ms * interval '1 millisecond' END,
+        o.status_code, o.error
+      FROM outcome AS o
+      WHERE o.status <> 'delivered'
     )
     SELECT EXISTS (SELECT FROM moved) AS held
   `.execute(db);

@@ -50,16 +50,12 @@ export class LogWindowSender {
 
   #track(window: LogWindow): void {
     this.slots += window.slots;
-    let leftUntried = false;
-    const sending = this.#send(window)
-      .then((untried) => {
-        leftUntried = untried;
-      })
-      .finally(() => {
-        this.slots -= window.slots;
-        this.deps.inFlight.delete(sending);
-        this.deps.ended(leftUntried);
-      });
+    // #send never rejects: what went wrong is logged there and the window is sent again.
+    const sending = this.#send(window).then((leftUntried) => {
+      this.slots -= window.slots;
+      this.deps.inFlight.delete(sending);
+      this.deps.ended(leftUntried);
+    });
     this.deps.inFlight.add(sending);
   }
 
