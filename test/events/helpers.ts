@@ -3,7 +3,11 @@ import type { App } from '../../src/app.js';
 import type { EventsConfig } from '../../src/config.js';
 import type { EventType } from '../../src/domain/event.js';
 import type { NewEvent } from '../../src/events/log-repository.js';
+import { type Kysely, sql } from 'kysely';
+import type { Database } from '../../src/db/types.js';
+import { type LogWindow, claimWindows } from '../../src/events/log-windows.js';
 import { call, testConfig } from '../support/app.js';
+import { liveChatWithOperator } from '../support/fixtures.js';
 
 /** The events settings of the test configuration with these changed. */
 export function eventsConfig(overrides: Partial<EventsConfig> = {}): EventsConfig {
@@ -36,4 +40,26 @@ export async function readLog(app: App, query: Record<string, string> = {}, afte
     if (page.data.items.length === 0) return { ids, cursor: next };
     cursor = next;
   }
+}
+
+/**
+ * A subscription of a live chat of its own, to a public address nothing is sent to (for tests
+ * that claim and write windows by hand; other subscriptions' windows are left out of them).
+ */
+export async function windowSubscription(app: App, extra: Record<string, unknown> = {}): Promise<{ id: string; liveChatId: string }> {
+  const { liveChatId } = await liveChatWithOperator(app, 'telegram');
+  const created = await call(app, 'POST', '/event-subscriptions', { url: 'https://93.184.215.14/hooks', liveChatIds: [liveChatId], ...extra });
+  if (created.statusCode !== 201) throw new Error(`POST /event-subscriptions answered ${created.statusCode}: ${created.body}`);
+  return { id: created.data.id as string, liveChatId };
+}
+
+/** Claims windows and returns the subscription's; other subscriptions' are given back untouched (their leases cleared). */
+export async function claimWindowOf(
+  db: Kysely<Database>,
+  subscriptionId: string,
+  options: Parameters<typeof claimWindows>[1],
+): Promise<LogWindow | undefined> {
+  const { windows } = await claimWindows(db, options);
+  await sql`UPDATE event_subscriptions SET window_until = NULL, window_slots = 0 WHERE id <> ${subscriptionId}`.execute(db);
+  return windows.find((w) => w.subscriptionId === subscriptionId);
 }

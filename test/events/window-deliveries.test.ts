@@ -1,10 +1,9 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { claimWindows, recordWindow, type LogWindow, type WindowOutcome } from '../../src/events/log-windows.js';
+import { recordWindow, type LogWindow, type WindowOutcome } from '../../src/events/log-windows.js';
 import { purgeEvents } from '../../src/events/log-repository.js';
 import { type TestApp, call, createTestApp } from '../support/app.js';
-import { liveChatWithOperator } from '../support/fixtures.js';
-import { anEvent } from './helpers.js';
+import { anEvent, claimWindowOf, windowSubscription } from './helpers.js';
 
 const CLAIM = { maxWindows: 10, maxEvents: 500, perSubscription: 3, leaseMs: 30_000 };
 
@@ -30,17 +29,10 @@ describe('the events a window delivered at the first attempt, kept as one row pe
 
   const db = () => t.database.handle.db;
 
-  async function subscription() {
-    const { liveChatId } = await liveChatWithOperator(t.app, 'telegram');
-    const created = await call(t.app, 'POST', '/event-subscriptions', { url: 'https://93.184.215.14/hooks', liveChatIds: [liveChatId] });
-    expect(created.statusCode).toBe(201);
-    return { id: created.data.id as string, liveChatId };
-  }
+  const subscription = () => windowSubscription(t.app);
 
   async function windowOf(subscriptionId: string): Promise<LogWindow> {
-    const { windows } = await claimWindows(db(), CLAIM);
-    await sql`UPDATE event_subscriptions SET window_until = NULL, window_slots = 0 WHERE id <> ${subscriptionId}`.execute(db());
-    const window = windows.find((w) => w.subscriptionId === subscriptionId);
+    const window = await claimWindowOf(db(), subscriptionId, CLAIM);
     if (!window) throw new Error('no window for the subscription');
     return window;
   }

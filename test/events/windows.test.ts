@@ -2,12 +2,12 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { claimDeliveries } from '../../src/events/delivery-claims.js';
 import { replayEvents } from '../../src/events/delivery-repository.js';
-import { type LogWindow, claimWindows, recordWindow } from '../../src/events/log-windows.js';
+import { claimWindows, recordWindow } from '../../src/events/log-windows.js';
 import { type TestApp, call, createTestApp, startSecondReplica } from '../support/app.js';
 import { usingPostgres } from '../support/database.js';
 import { liveChatWithOperator } from '../support/fixtures.js';
 import { HttpStandIn, waitUntil } from '../support/http-stand-in.js';
-import { anEvent, deliveringConfig, eventsConfig } from './helpers.js';
+import { anEvent, claimWindowOf, deliveringConfig, eventsConfig, windowSubscription } from './helpers.js';
 
 const CLAIM = { maxWindows: 10, maxEvents: 500, perSubscription: 3, leaseMs: 30_000 };
 
@@ -22,20 +22,8 @@ describe('windows of the log for webhooks', () => {
 
   const db = () => t.database.handle.db;
 
-  /** A subscription of its own live chat; other subscriptions' windows are left out of what tests look at. */
-  async function subscription(extra: Record<string, unknown> = {}) {
-    const { liveChatId } = await liveChatWithOperator(t.app, 'telegram');
-    const created = await call(t.app, 'POST', '/event-subscriptions', { url: 'https://93.184.215.14/hooks', liveChatIds: [liveChatId], ...extra });
-    expect(created.statusCode).toBe(201);
-    return { id: created.data.id as string, liveChatId };
-  }
-
-  async function windowOf(subscriptionId: string, options = CLAIM): Promise<LogWindow | undefined> {
-    const { windows } = await claimWindows(db(), options);
-    // Windows of other tests' subscriptions are given back untouched (their leases cleared).
-    await sql`UPDATE event_subscriptions SET window_until = NULL, window_slots = 0 WHERE id <> ${subscriptionId}`.execute(db());
-    return windows.find((w) => w.subscriptionId === subscriptionId);
-  }
+  const subscription = (extra: Record<string, unknown> = {}) => windowSubscription(t.app, extra);
+  const windowOf = (subscriptionId: string, options = CLAIM) => claimWindowOf(db(), subscriptionId, options);
 
   const deliveries = async (id: string) => (await call(t.app, 'GET', `/event-subscriptions/${id}/deliveries`)).data.items;
 
