@@ -39,22 +39,33 @@ describe('the webhook worker under a stream of events', () => {
     await t.close();
   });
 
-  it('reads the log a gap apart, and looks for retries only when some may be due', async () => {
-    const { liveChatId } = await liveChatWithOperator(t.app, 'telegram');
-    expect((await call(t.app, 'POST', '/event-subscriptions', { url: `${hooks.url}/hooks`, liveChatIds: [liveChatId] })).statusCode).toBe(201);
+  /** A worker of the test's own, polling only once a minute, its claims counted. */
+  function countedWorker(options: { timeoutMs: number; perSubscription: number; retryBaseMs: number }) {
     const counter = claimCounter();
     const worker = new EventDeliveryWorker({
       database: { db: t.database.handle.db.withPlugin(counter.plugin), kind: t.database.handle.kind },
       watch: t.app.services.events.watch,
-      sender: new WebhookSender({ allowHttp: true, allowPrivate: true }, 5_000),
+      sender: new WebhookSender({ allowHttp: true, allowPrivate: true }, options.timeoutMs),
       secrets: t.app.services.secrets,
       clock: systemClock,
-      policy: { maxAttempts: 3, baseMs: 1_000, maxMs: 5_000 },
-      perSubscription: 4,
-      timeoutMs: 5_000,
+      policy: { maxAttempts: 3, baseMs: options.retryBaseMs, maxMs: options.retryBaseMs * 4 },
+      perSubscription: options.perSubscription,
+      timeoutMs: options.timeoutMs,
       logger: t.app.log,
       pollIntervalMs: 60_000,
     });
+    return { worker, counter };
+  }
+
+  async function subscribe(url: string): Promise<string> {
+    const { liveChatId } = await liveChatWithOperator(t.app, 'telegram');
+    expect((await call(t.app, 'POST', '/event-subscriptions', { url: `${url}/hooks`, liveChatIds: [liveChatId] })).statusCode).toBe(201);
+    return liveChatId;
+  }
+
+  it('reads the log a gap apart, and looks for retries only when some may be due', async () => {
+    const liveChatId = await subscribe(hooks.url);
+    const { worker, counter } = countedWorker({ timeoutMs: 5_000, perSubscription: 4, retryBaseMs: 1_000 });
     worker.start();
     try {
       const started = Date.now();
@@ -76,6 +87,26 @@ describe('the webhook worker under a stream of events', () => {
       expect(counter.retries()).toBe(1);
     } finally {
       await worker.stop();
+    }
+  });
+
+  it('looks for retries at once when a window left events untried', async () => {
+    // The first webhook hangs past the window's deadline; the window is written with the
+    // other two untried, due at once, while the hung one's retry is a minute away.
+    const slow = await HttpStandIn.start(() => ({ status: 200, body: {} }));
+    slow.replyNext({ hang: true });
+    const liveChatId = await subscribe(slow.url);
+    const { worker, counter } = countedWorker({ timeoutMs: 300, perSubscription: 1, retryBaseMs: 60_000 });
+    worker.start();
+    try {
+      const events = [anEvent(liveChatId), anEvent(liveChatId), anEvent(liveChatId)];
+      await t.app.services.events.publish(events);
+      // Long before the next poll (a minute): only the window's end can have asked for them.
+      await waitUntil(() => events.every((e) => slow.requests.some((r) => r.headers['webhook-id'] === e.id)) || undefined, { timeoutMs: 5_000 });
+      expect(counter.retries()).toBeGreaterThanOrEqual(2);
+    } finally {
+      await worker.stop();
+      await slow.close();
     }
   });
 });
