@@ -8,7 +8,7 @@ import type { GroupCommitter } from '../db/group-commit.js';
 import { type AttemptResult, type Claim, type ClaimedDelivery, attemptRecorder, claimDeliveries, releaseClaims, releaseExpiredLeases } from './delivery-claims.js';
 import type { EventLogWatch } from './log-watch.js';
 import { WebhookAttempts } from './webhook-attempts.js';
-import type { WebhookOutcome, WebhookSender } from './webhook-sender.js';
+import type { WebhookSender } from './webhook-sender.js';
 import { LogWindowSender } from './window-sender.js';
 
 export type EventDeliveryOutcome = 'delivered' | 'retry' | 'failed';
@@ -36,13 +36,14 @@ export interface EventDeliveryWorkerOptions {
   concurrency?: number | undefined;
   /** Longest sleep between looks at the log and the deliveries (default 250 ms on PGlite, 1 s on Postgres). */
   pollIntervalMs?: number | undefined;
+  /** Under a stream of new events, reads of the log are at least this far apart (default 100 ms): fewer, larger windows. */
+  readGapMs?: number | undefined;
   random?: () => number;
 }
 
 const ERROR_BACKOFF_MAX_MS = 10_000;
-/** Wakes for new events within this long share one look; under a stream of them the log is read a gap apart (fewer, larger windows). */
+/** Wakes for new events within this long share one look. */
 const WAKE_COALESCE_MS = 25;
-const READ_GAP_MS = 100;
 
 /**
  * Delivers events to webhook subscriptions, in every replica. First attempts go straight from
@@ -58,6 +59,7 @@ export class EventDeliveryWorker {
   readonly #concurrency: number;
   readonly #leaseMs: number;
   readonly #pollIntervalMs: number;
+  readonly #readGapMs: number;
   /** Attempts of claimed deliveries and windows being sent: all that stop() waits for. */
   readonly #inFlight = new Set<Promise<void>>();
   #claimedInFlight = 0;
@@ -74,7 +76,7 @@ export class EventDeliveryWorker {
   #deliveriesDue = true;
   readonly #outcomes: GroupCommitter<{ claim: Claim; result: AttemptResult }, boolean>;
   readonly #attempts: WebhookAttempts;
-  /** New events may wait to be read (set by the log's watch and when a window ends); more: the last read had more, read on at once. */
+  /** New events may wait to be read (set by the log's watch and when a window ends); more: read on at once (see claim, ended). */
   #eventsAppended = true;
   #moreToRead = false;
   #logReadAt = Number.NEGATIVE_INFINITY;
@@ -87,6 +89,7 @@ export class EventDeliveryWorker {
     this.#concurrency = options.concurrency ?? 128;
     this.#leaseMs = options.timeoutMs * 2 + 5_000;
     this.#pollIntervalMs = options.pollIntervalMs ?? (options.database.kind === 'pglite' ? 250 : 1_000);
+    this.#readGapMs = options.readGapMs ?? 100;
     this.#windows = new LogWindowSender({
       ...options,
       db: this.#db,
@@ -96,9 +99,11 @@ export class EventDeliveryWorker {
       inFlight: this.#inFlight,
       stopping: () => this.#state !== 'running',
       settled: (result) => this.#settled(result),
-      ended: (leftUntried) => {
-        // Events appended meanwhile waited for the window to end: read on, a read gap after the last.
+      ended: (leftUntried, full) => {
+        // Events appended meanwhile waited for the window to end: read on, a read gap after the
+        // last; at once after a full window (a backlog, which a gap per window would throttle).
         this.#eventsAppended = true;
+        this.#moreToRead ||= full;
         this.#deliveriesDue ||= leftUntried;
         this.#sleep.wake(this.#state !== 'running');
       },
@@ -108,10 +113,7 @@ export class EventDeliveryWorker {
   start(): void {
     if (this.#state !== 'new') return;
     this.#state = 'running';
-    this.#unsubscribe = this.options.watch.subscribe(() => {
-      this.#eventsAppended = true;
-      this.#wakeSoon();
-    });
+    this.#unsubscribe = this.options.watch.subscribe(() => this.#appended());
     this.#loop = this.#run();
   }
 
@@ -155,10 +157,10 @@ export class EventDeliveryWorker {
         }
         // The log is read when events were appended (a read gap apart), while a read had more, and at every poll interval.
         const sinceRead = Date.now() - this.#logReadAt;
-        if ((this.#moreToRead || (this.#eventsAppended && sinceRead >= READ_GAP_MS) || sinceRead >= this.#pollIntervalMs) && this.#room() > 0) {
-          this.#eventsAppended = false;
+        if ((this.#moreToRead || (this.#eventsAppended && sinceRead >= this.#readGapMs) || sinceRead >= this.#pollIntervalMs) && this.#room() > 0) {
+          this.#eventsAppended = this.#moreToRead = false;
           this.#logReadAt = Date.now();
-          busy = this.#moreToRead = await this.#windows.claim(this.#room());
+          if (await this.#windows.claim(this.#room())) busy = this.#moreToRead = true;
         }
         const capacity = this.#room();
         if (capacity > 0 && this.#deliveriesDue) {
@@ -182,7 +184,7 @@ export class EventDeliveryWorker {
         await this.#sleep.sleep(backoffMs);
         continue;
       }
-      const readAt = this.#eventsAppended && this.#room() > 0 ? this.#logReadAt + READ_GAP_MS : Number.POSITIVE_INFINITY;
+      const readAt = this.#eventsAppended && this.#room() > 0 ? this.#logReadAt + this.#readGapMs : Number.POSITIVE_INFINITY;
       if (!busy) await this.#sleep.sleep(Math.max(1, Math.min(this.#pollIntervalMs, Math.max(10, this.#nextRetryAt - Date.now()), readAt - Date.now())));
     }
   }
@@ -205,13 +207,11 @@ export class EventDeliveryWorker {
   }
 
   async #attempt(delivery: ClaimedDelivery): Promise<void> {
-    const { maxAttempts } = this.options.policy;
     try {
       let result: AttemptResult | null;
-      if (delivery.attempts > maxAttempts) {
+      if (delivery.attempts > this.options.policy.maxAttempts) {
         // Earlier claims ended without an outcome (their processes died mid-attempt).
-        const outcome: WebhookOutcome = { delivered: false, statusCode: null, error: `No outcome after ${delivery.attempts - 1} attempts.` };
-        result = this.#attempts.resultOf(outcome, delivery.attempts);
+        result = this.#attempts.resultOf({ delivered: false, statusCode: null, error: `No outcome after ${delivery.attempts - 1} attempts.` }, delivery.attempts);
       } else {
         const { event } = delivery;
         const body = eventJsonText({ ...event, occurredAt: event.occurredAt.toISOString() }, JSON.stringify(event.data));
@@ -221,8 +221,7 @@ export class EventDeliveryWorker {
           return;
         }
       }
-      const recorded = await this.#outcomes.write({ claim: delivery, result });
-      if (!recorded) this.#log.warn({ deliveryId: delivery.id }, 'attempt ended after its lease; it may be made again');
+      if (!(await this.#outcomes.write({ claim: delivery, result }))) this.#log.warn({ deliveryId: delivery.id }, 'attempt ended after its lease; it may be made again');
       this.#settled(result);
     } catch (error) {
       this.#log.error({ err: error, deliveryId: delivery.id }, 'event delivery bookkeeping failed; it is retried once its lease runs out');
@@ -239,8 +238,9 @@ export class EventDeliveryWorker {
     }
   }
 
-  /** Looks again soon, at most once per interval, after new events (under load, one append after another). */
-  #wakeSoon(): void {
+  /** New events: looks again soon, at most once per interval (under load, one append after another). */
+  #appended(): void {
+    this.#eventsAppended = true;
     if (this.#slotWake || this.#state !== 'running') return;
     this.#slotWake = setTimeout(() => {
       this.#slotWake = null;

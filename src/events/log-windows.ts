@@ -21,6 +21,8 @@ export interface LogWindow {
   slots: number;
   /** Where the subscription's position moves once the window is written. */
   end: { xid: string; position: number };
+  /** The window's read was a full scan: its subscription has more to read as soon as it is written (a backlog). */
+  full: boolean;
   events: WindowEvent[];
 }
 
@@ -33,7 +35,10 @@ export interface WindowEvent {
 
 export interface WindowClaim {
   windows: LogWindow[];
-  /** A subscription read a full scan: there may be more to read at once. */
+  /**
+   * A subscription moved past a full scan without a window (none of it matched): it may be read
+   * again at once. A window's own full scan is its `full`: its subscription is held until it ends.
+   */
   more: boolean;
 }
 
@@ -70,8 +75,10 @@ export async function claimWindows(db: Db, options: { maxWindows: number; maxEve
   const windows = new Map<string, LogWindow>();
   let more = false;
   for (const row of rows) {
-    more ||= row.full_scan;
-    if (row.lease_ms === null || row.event_id === null) continue;
+    if (row.lease_ms === null || row.event_id === null) {
+      more ||= row.full_scan;
+      continue;
+    }
     let window = windows.get(row.subscription_id);
     if (!window) {
       window = {
@@ -82,6 +89,7 @@ export async function claimWindows(db: Db, options: { maxWindows: number; maxEve
         leaseUntil: new Date(Math.round(row.lease_ms)),
         slots: row.slots,
         end: { xid: String(row.end_xid), position: Number(row.end_position) },
+        full: row.full_scan,
         events: [],
       };
       windows.set(row.subscription_id, window);

@@ -30,8 +30,11 @@ export class LogWindowSender {
       stopping: () => boolean;
       /** An attempt's outcome was written. */
       settled: (result: AttemptResult) => void;
-      /** A window ended, written or not; `leftUntried` when it was written with events left to retries at once. */
-      ended: (leftUntried: boolean) => void;
+      /**
+       * A window ended, written or not; `leftUntried` when it was written with events left to
+       * retries at once; `full` when its read was a full scan (its subscription has more).
+       */
+      ended: (leftUntried: boolean, full: boolean) => void;
     },
   ) {}
 
@@ -54,7 +57,7 @@ export class LogWindowSender {
     const sending = this.#send(window).then((leftUntried) => {
       this.slots -= window.slots;
       this.deps.inFlight.delete(sending);
-      this.deps.ended(leftUntried);
+      this.deps.ended(leftUntried, window.full);
     });
     this.deps.inFlight.add(sending);
   }

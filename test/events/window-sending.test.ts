@@ -9,7 +9,7 @@ import { HttpStandIn, waitUntil } from '../support/http-stand-in.js';
 /** A window of `count` events to nowhere: its attempts are made by the test's own `make`. */
 function aWindow(count: number, slots: number): LogWindow {
   const events = Array.from({ length: count }, () => ({ id: randomUUID(), liveChatId: randomUUID(), body: '{}' }));
-  return { subscriptionId: randomUUID(), url: 'https://hooks.example.com', sealedSecrets: '', previousSecretExpiresAt: null, leaseUntil: new Date(), slots, end: { xid: '1', position: 1 }, events };
+  return { subscriptionId: randomUUID(), url: 'https://hooks.example.com', sealedSecrets: '', previousSecretExpiresAt: null, leaseUntil: new Date(), slots, end: { xid: '1', position: 1 }, full: false, events };
 }
 
 /** Attempts that each take `ms` and deliver, counting how many were made and how many at most at once. */

@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { claimDeliveries } from '../../src/events/delivery-claims.js';
 import { replayEvents } from '../../src/events/delivery-repository.js';
-import { claimWindows, recordWindow } from '../../src/events/log-windows.js';
+import { type LogWindow, claimWindows, recordWindow } from '../../src/events/log-windows.js';
 import { type TestApp, call, createTestApp, startSecondReplica } from '../support/app.js';
 import { usingPostgres } from '../support/database.js';
 import { liveChatWithOperator } from '../support/fixtures.js';
@@ -146,6 +146,23 @@ describe('windows of the log for webhooks', () => {
     } finally {
       await sql`UPDATE event_subscriptions SET status = 'active', window_until = NULL, window_slots = 0`.execute(db());
     }
+  });
+
+  it('marks a window whose read was a full scan: its subscription has more to read once it is written', async () => {
+    const sub = await subscription();
+    const events = [anEvent(sub.liveChatId), anEvent(sub.liveChatId), anEvent(sub.liveChatId)];
+    await t.app.services.events.publish(events);
+    const delivered = (window: LogWindow) => window.events.map((event) => ({ event, result: { status: 'delivered' as const, statusCode: 200 } }));
+
+    const first = (await windowOf(sub.id, { ...CLAIM, maxEvents: 2 }))!;
+    expect(first.events.map((e) => e.id).sort()).toEqual([events[0]!.id, events[1]!.id].sort());
+    expect(first.full).toBe(true);
+    expect(await recordWindow(db(), first, delivered(first))).toBe(true);
+
+    const rest = (await windowOf(sub.id, { ...CLAIM, maxEvents: 2 }))!;
+    expect(rest.events.map((e) => e.id)).toEqual([events[2]!.id]);
+    expect(rest.full).toBe(false);
+    expect(await recordWindow(db(), rest, delivered(rest))).toBe(true);
   });
 
   it('claims at most the windows asked for', async () => {

@@ -1,4 +1,4 @@
-import type { KyselyPlugin } from 'kysely';
+import { type KyselyPlugin, sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/clock.js';
 import { EventDeliveryWorker } from '../../src/events/delivery-worker.js';
@@ -40,7 +40,7 @@ describe('the webhook worker under a stream of events', () => {
   });
 
   /** A worker of the test's own, polling only once a minute, its claims counted. */
-  function countedWorker(options: { timeoutMs: number; perSubscription: number; retryBaseMs: number }) {
+  function countedWorker(options: { timeoutMs: number; perSubscription: number; retryBaseMs: number; readGapMs?: number }) {
     const counter = claimCounter();
     const worker = new EventDeliveryWorker({
       database: { db: t.database.handle.db.withPlugin(counter.plugin), kind: t.database.handle.kind },
@@ -53,6 +53,7 @@ describe('the webhook worker under a stream of events', () => {
       timeoutMs: options.timeoutMs,
       logger: t.app.log,
       pollIntervalMs: 60_000,
+      readGapMs: options.readGapMs,
     });
     return { worker, counter };
   }
@@ -87,6 +88,29 @@ describe('the webhook worker under a stream of events', () => {
       expect(counter.retries()).toBe(1);
     } finally {
       await worker.stop();
+    }
+  });
+
+  it('reads on at once after a full window, so that a backlog is not held to one window per read gap', async () => {
+    const { liveChatId } = await liveChatWithOperator(t.app, 'telegram');
+    const created = await call(t.app, 'POST', '/event-subscriptions', { url: `${hooks.url}/hooks`, liveChatIds: [liveChatId] });
+    expect(created.statusCode).toBe(201);
+    // Only this subscription is read (the others would read on after their own full scans).
+    await sql`UPDATE event_subscriptions SET status = 'paused' WHERE id <> ${created.data.id}`.execute(t.database.handle.db);
+    // A backlog of three windows (a read takes 500 events at most), and read gaps of a minute:
+    // within seconds only if each full window has the next read at once.
+    const events = Array.from({ length: 1_100 }, () => anEvent(liveChatId));
+    await t.app.services.events.publish(events);
+    const { worker, counter } = countedWorker({ timeoutMs: 5_000, perSubscription: 32, retryBaseMs: 60_000, readGapMs: 60_000 });
+    worker.start();
+    try {
+      const wanted = new Set(events.map((e) => e.id));
+      await waitUntil(() => hooks.requests.filter((r) => wanted.has(String(r.headers['webhook-id']))).length >= wanted.size || undefined, { timeoutMs: 15_000 });
+      // One read a window: none made while its own window was still being sent.
+      expect(counter.windows()).toBe(3);
+    } finally {
+      await worker.stop();
+      await sql`UPDATE event_subscriptions SET status = 'active' WHERE status = 'paused'`.execute(t.database.handle.db);
     }
   });
 
