@@ -6,7 +6,7 @@ import { WebhookSender } from '../../src/events/webhook-sender.js';
 import { type TestApp, call, createTestApp } from '../support/app.js';
 import { liveChatWithOperator } from '../support/fixtures.js';
 import { HttpStandIn, waitUntil } from '../support/http-stand-in.js';
-import { anEvent, eventsConfig } from './helpers.js';
+import { anEvent, eventsConfig, readLog } from './helpers.js';
 
 /** Counts the statements that call each claim function. */
 function claimCounter(): { plugin: KyselyPlugin; windows: () => number; retries: () => number } {
@@ -58,6 +58,15 @@ describe('the webhook worker under a stream of events', () => {
     return { worker, counter };
   }
 
+  /**
+   * Waits until GET /events shows the live chat's `count` events: final for every reader (no
+   * transaction that began before they were written is still open), so that the worker's first
+   * read takes them all; with polls a minute apart nothing else would read them soon.
+   */
+  async function everyEventFinal(liveChatId: string, count: number): Promise<void> {
+    await waitUntil(async () => (await readLog(t.app, { liveChatId })).ids.length >= count || undefined);
+  }
+
   async function subscribe(url: string): Promise<string> {
     const { liveChatId } = await liveChatWithOperator(t.app, 'telegram');
     expect((await call(t.app, 'POST', '/event-subscriptions', { url: `${url}/hooks`, liveChatIds: [liveChatId] })).statusCode).toBe(201);
@@ -101,6 +110,7 @@ describe('the webhook worker under a stream of events', () => {
     // within seconds only if each full window has the next read at once.
     const events = Array.from({ length: 1_100 }, () => anEvent(liveChatId));
     await t.app.services.events.publish(events);
+    await everyEventFinal(liveChatId, events.length);
     const { worker, counter } = countedWorker({ timeoutMs: 5_000, perSubscription: 32, retryBaseMs: 60_000, readGapMs: 60_000 });
     worker.start();
     try {
@@ -120,11 +130,12 @@ describe('the webhook worker under a stream of events', () => {
     const slow = await HttpStandIn.start(() => ({ status: 200, body: {} }));
     slow.replyNext({ hang: true });
     const liveChatId = await subscribe(slow.url);
+    const events = [anEvent(liveChatId), anEvent(liveChatId), anEvent(liveChatId)];
+    await t.app.services.events.publish(events);
+    await everyEventFinal(liveChatId, events.length);
     const { worker, counter } = countedWorker({ timeoutMs: 300, perSubscription: 1, retryBaseMs: 60_000 });
     worker.start();
     try {
-      const events = [anEvent(liveChatId), anEvent(liveChatId), anEvent(liveChatId)];
-      await t.app.services.events.publish(events);
       // Long before the next poll (a minute): only the window's end can have asked for them.
       await waitUntil(() => events.every((e) => slow.requests.some((r) => r.headers['webhook-id'] === e.id)) || undefined, { timeoutMs: 5_000 });
       expect(counter.retries()).toBeGreaterThanOrEqual(2);
