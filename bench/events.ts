@@ -65,10 +65,7 @@ async function main(): Promise<void> {
   let service: Awaited<ReturnType<typeof startService>> | null = null;
   let failed = false;
   try {
-    const statements = await db.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements').then(
-      async () => (await db.query('SELECT pg_stat_statements_reset()'), true),
-      () => false, // not in shared_preload_libraries: no per-statement figures
-    );
+    const statements = await statementsTracked(db);
     service = await startService({ root, databaseUrl: db.url, whatsappApiBaseUrl: provider.url, cpuProfileDir: process.env.BENCH_CPU_PROF ? `${root}bench/results` : undefined });
     const { liveChats } = await prepareLiveChats(service, { count: 1, sendRate: 1000, features: true, receiverUrl: receiver.url });
     const phone = '+4915112345678';
@@ -112,6 +109,17 @@ async function main(): Promise<void> {
     await db.drop();
   }
   if (failed) process.exitCode = 1;
+}
+
+/** Whether pg_stat_statements can be read here (it must be in shared_preload_libraries): without it, no per-statement figures. */
+async function statementsTracked(db: ScratchDatabase): Promise<boolean> {
+  try {
+    await db.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+    await db.query('SELECT pg_stat_statements_reset()');
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Appends EVENTS copies of the log's first two events in one transaction and measures until all arrived. */
