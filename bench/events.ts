@@ -23,11 +23,11 @@
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { readCpu } from './support/cpu.js';
-import { startEventReceiver } from './support/event-receiver.js';
+import { type EventReceiver, startEventReceiver } from './support/event-receiver.js';
 import { OPERATOR_ID, prepareLiveChats } from './support/live-chats.js';
 import { startProviderStandIn } from './support/provider-stand-in.js';
 import { ScratchDatabase } from './support/scratch-database.js';
-import { buildService, startService } from './support/service-process.js';
+import { type ServiceProcess, buildService, startService } from './support/service-process.js';
 import { describeMachine, intSetting, printTable, serverUrlSetting } from './support/settings.js';
 import { median, ms, sleep, whole } from './support/stats.js';
 
@@ -65,7 +65,7 @@ async function main(): Promise<void> {
   const db = await ScratchDatabase.create(serverUrl, 'bench_events');
   const provider = await startProviderStandIn();
   const receiver = await startEventReceiver();
-  let service: Awaited<ReturnType<typeof startService>> | null = null;
+  let service: ServiceProcess | null = null;
   let failed = false;
   try {
     const statements = await statementsTracked(db);
@@ -80,10 +80,10 @@ async function main(): Promise<void> {
       message: { template: { name: 'order_update', language: 'en_US', parameters: ['Bench'] } },
     });
     // The session's own events: the pair each round copies.
-    if (!(await waitForEvents(receiver, 2, 30_000))) throw new Error('the session\'s two events did not reach the receiver within 30 s');
+    if ((await countArrivals(receiver, 2, 30_000)).arrived < 2) throw new Error('the session\'s two events did not reach the receiver within 30 s');
 
     console.log(`npm run bench:events: ${ROUNDS} rounds of ${whole(EVENTS)} events appended at once, one subscription\n`);
-    printTable([['machine', `${await describeMachine(db)}`]]);
+    printTable([['machine', await describeMachine(db)]]);
     console.log();
     const rounds: EventsRound[] = [];
     for (let round = 1; round <= ROUNDS; round++) {
@@ -126,7 +126,7 @@ async function statementsTracked(db: ScratchDatabase): Promise<boolean> {
 }
 
 /** Appends EVENTS copies of the log's first two events in one transaction and measures until all arrived. */
-async function eventsRound(db: ScratchDatabase, servicePid: number, receiver: Awaited<ReturnType<typeof startEventReceiver>>, statements: boolean): Promise<EventsRound> {
+async function eventsRound(db: ScratchDatabase, servicePid: number, receiver: EventReceiver, statements: boolean): Promise<EventsRound> {
   receiver.take();
   if (statements) await db.query('SELECT pg_stat_statements_reset()');
   await db.query(
@@ -152,7 +152,7 @@ async function eventsRound(db: ScratchDatabase, servicePid: number, receiver: Aw
 }
 
 /** Distinct events arrived at the receiver until `wanted` or the timeout, and the seconds from the first to the last; looks every 5 ms. */
-async function countArrivals(receiver: Awaited<ReturnType<typeof startEventReceiver>>, wanted: number, timeoutMs: number): Promise<{ arrived: number; sendingSeconds: number }> {
+async function countArrivals(receiver: EventReceiver, wanted: number, timeoutMs: number): Promise<{ arrived: number; sendingSeconds: number }> {
   const started = performance.now();
   let arrived = 0;
   let first: number | null = null;
@@ -163,10 +163,6 @@ async function countArrivals(receiver: Awaited<ReturnType<typeof startEventRecei
     arrived += events;
   }
   return { arrived, sendingSeconds: first === null ? Number.NaN : (performance.now() - first) / 1000 };
-}
-
-async function waitForEvents(receiver: Awaited<ReturnType<typeof startEventReceiver>>, wanted: number, timeoutMs: number): Promise<boolean> {
-  return (await countArrivals(receiver, wanted, timeoutMs)).arrived >= wanted;
 }
 
 const cell = (v: number | null): string => (v === null || !Number.isFinite(v) ? '-' : ms(v));
