@@ -67,14 +67,16 @@ describe('the webhook worker under a stream of events', () => {
     await waitUntil(async () => (await readLog(t.app, { liveChatId })).ids.length >= count || undefined);
   }
 
-  async function subscribe(url: string): Promise<string> {
+  /** A subscription to `url`'s /hooks for the events of a live chat of its own. */
+  async function subscribe(url: string): Promise<{ id: string; liveChatId: string }> {
     const { liveChatId } = await liveChatWithOperator(t.app, 'telegram');
-    expect((await call(t.app, 'POST', '/event-subscriptions', { url: `${url}/hooks`, liveChatIds: [liveChatId] })).statusCode).toBe(201);
-    return liveChatId;
+    const created = await call(t.app, 'POST', '/event-subscriptions', { url: `${url}/hooks`, liveChatIds: [liveChatId] });
+    expect(created.statusCode).toBe(201);
+    return { id: created.data.id, liveChatId };
   }
 
   it('reads the log a gap apart, and looks for retries only when some may be due', async () => {
-    const liveChatId = await subscribe(hooks.url);
+    const { liveChatId } = await subscribe(hooks.url);
     const { worker, counter } = countedWorker({ timeoutMs: 5_000, perSubscription: 4, retryBaseMs: 1_000 });
     worker.start();
     try {
@@ -101,11 +103,9 @@ describe('the webhook worker under a stream of events', () => {
   });
 
   it('reads on at once after a full window, so that a backlog is not held to one window per read gap', async () => {
-    const { liveChatId } = await liveChatWithOperator(t.app, 'telegram');
-    const created = await call(t.app, 'POST', '/event-subscriptions', { url: `${hooks.url}/hooks`, liveChatIds: [liveChatId] });
-    expect(created.statusCode).toBe(201);
+    const { id, liveChatId } = await subscribe(hooks.url);
     // Only this subscription is read (the others would read on after their own full scans).
-    await sql`UPDATE event_subscriptions SET status = 'paused' WHERE id <> ${created.data.id}`.execute(t.database.handle.db);
+    await sql`UPDATE event_subscriptions SET status = 'paused' WHERE id <> ${id}`.execute(t.database.handle.db);
     // A backlog of three windows (a read takes 500 events at most), and read gaps of a minute:
     // within seconds only if each full window has the next read at once.
     const events = Array.from({ length: 1_100 }, () => anEvent(liveChatId));
@@ -129,7 +129,7 @@ describe('the webhook worker under a stream of events', () => {
     // other two untried, due at once, while the hung one's retry is a minute away.
     const slow = await HttpStandIn.start(() => ({ status: 200, body: {} }));
     slow.replyNext({ hang: true });
-    const liveChatId = await subscribe(slow.url);
+    const { liveChatId } = await subscribe(slow.url);
     const events = [anEvent(liveChatId), anEvent(liveChatId), anEvent(liveChatId)];
     await t.app.services.events.publish(events);
     await everyEventFinal(liveChatId, events.length);
