@@ -130,6 +130,28 @@ describe('GET /contacts?q= — what q matches', () => {
     for (const q of ['numbat', '55501234']) expect(await ids(q), q).toEqual([]);
     expect(await suffixes(removed.id)).toEqual([]);
   });
+
+  it('finds each of many contacts one statement adds (sessions written together), by its own details only', async () => {
+    // One INSERT of three contacts, as a group of sessions writes them: the search rows are
+    // made once for the statement (migration 0022), each contact's from its own row.
+    const added = await t.database.handle.db
+      .insertInto('contacts')
+      .values([
+        { name: 'Batch Axolotlson', phones: ['+4917011122233'], emails: ['axolotl@example.com'] },
+        { name: 'Batch Okapison', phones: ['+4917044455566', '+4917077788899'], emails: [] },
+        { name: 'Batch Tapirson', phones: [], emails: ['tapir@example.com', 'tapir.two@example.com'] },
+      ])
+      .returning(['id', 'name'])
+      .execute();
+    const id = (name: string) => added.find((c) => c.name === name)!.id;
+    expect(await names('batch')).toEqual(['Batch Axolotlson', 'Batch Okapison', 'Batch Tapirson']);
+    expect(await ids('axolotl')).toEqual([id('Batch Axolotlson')]);
+    expect(await ids('axolotl@')).toEqual([id('Batch Axolotlson')]);
+    expect(await ids('11122233')).toEqual([id('Batch Axolotlson')]);
+    expect(await ids('4455')).toEqual([id('Batch Okapison')]);
+    expect(await ids('77788899')).toEqual([id('Batch Okapison')]);
+    expect(await ids('tapir.two')).toEqual([id('Batch Tapirson')]);
+  });
 });
 
 describe('GET /contacts?q= — order and pages', () => {

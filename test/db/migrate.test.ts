@@ -94,7 +94,8 @@ describe('migrate', () => {
   it('makes the contacts already there searchable (0011, 0018)', async () => {
     const db = database.handle.db;
     // The schema as before 0011: no search tables, functions or triggers.
-    await sql`DROP FUNCTION contact_search_refresh() CASCADE`.execute(db);
+    await sql`DROP FUNCTION contact_search_refresh(), contact_search_insert() CASCADE`.execute(db);
+    await sql`DROP FUNCTION contact_search_add(contacts[])`.execute(db);
     await sql`DROP TABLE contact_search_names, contact_search_emails, contact_search_phones, contact_search_phone_suffixes`.execute(db);
     await sql`DROP FUNCTION contact_search_phone_suffixes(text[])`.execute(db);
     await sql`DROP FUNCTION contact_search_words(text), contact_search_fold(text), contact_search_digits(text[])`.execute(db);
