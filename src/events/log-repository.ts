@@ -34,7 +34,7 @@ export async function appendEvents(db: Db, events: readonly NewEvent[]): Promise
     .insertInto('events')
     .values(
       events.map((e) => ({
-        id: e.id ?? sql<string>`gen_random_uuid()`,
+        id: e.id ?? sql<string>`uuid_v7()`,
         type: e.type,
         live_chat_id: e.liveChatId,
         ...(e.occurredAt ? { occurred_at: e.occurredAt } : {}),
@@ -49,7 +49,7 @@ export async function appendEvents(db: Db, events: readonly NewEvent[]): Promise
 /**
  * For a writer that makes its change in one statement: the INSERT that appends the events
  * `rows` selects, to be a CTE of that statement — `WITH …, appended AS (${insertEventsFrom(sql`
- * SELECT gen_random_uuid(), 'session.created', s.live_chat_id, s.created_at, jsonb_build_object(…)
+ * SELECT uuid_v7(), 'session.created', s.live_chat_id, s.created_at, jsonb_build_object(…)
  * FROM session AS s`)}) …`. `rows` yields EVENT_COLUMNS in that order; the position and the
  * writing transaction are filled in by the database. Tell readers after the commit, as above.
  */

@@ -36,7 +36,7 @@ function messageJson(m: string): string {
 export function sessionEvents(type: EventType, rows: string): RawBuilder<unknown> {
   return sql`
     INSERT INTO events (id, type, live_chat_id, data)
-    SELECT gen_random_uuid(), ${sql.lit(type)}, s.live_chat_id, jsonb_build_object('session', ${sql.raw(sessionJson('s'))})
+    SELECT uuid_v7(), ${sql.lit(type)}, s.live_chat_id, jsonb_build_object('session', ${sql.raw(sessionJson('s'))})
     FROM ${sql.raw(rows)} AS s`;
 }
 
@@ -49,7 +49,7 @@ export function messageEvents(type: EventType | RawBuilder<string>, rows: string
   const typeSql = typeof type === 'string' ? sql.lit(type) : type;
   return sql`
     INSERT INTO events (id, type, live_chat_id, data)
-    SELECT gen_random_uuid(), ${typeSql}, m.live_chat_id,
+    SELECT uuid_v7(), ${typeSql}, m.live_chat_id,
            jsonb_build_object('message', ${sql.raw(messageJson('m'))}, 'session', ${sql.raw(sessionJson('s'))})
     FROM ${sql.raw(rows)} AS m JOIN sessions AS s ON s.id = m.session_id`;
 }

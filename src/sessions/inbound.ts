@@ -116,7 +116,7 @@ async function openInboundSession(db: Db, person: InboundPerson, contactId: stri
   const phones = person.detail?.column === 'phones' ? [person.detail.value] : [];
   const emails = person.detail?.column === 'emails' ? [person.detail.value] : [];
   const result = await sql<SessionRow>`
-    WITH input AS MATERIALIZED (SELECT gen_random_uuid() AS sid, coalesce(${contactId}::uuid, gen_random_uuid()) AS cid),
+    WITH input AS MATERIALIZED (SELECT uuid_v7() AS sid, coalesce(${contactId}::uuid, uuid_v7()) AS cid),
     written AS (
       INSERT INTO sessions (id, live_chat_id, channel, contact_id, account, peer, operator_id, origin, status)
       SELECT x.sid, ${person.liveChatId}::uuid, ${person.channel}, x.cid, ${person.account}, ${person.peer}, NULL, 'inbound', 'open'

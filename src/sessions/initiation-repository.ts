@@ -97,7 +97,7 @@ export async function writeCreates(db: Kysely<Database>, writes: readonly Create
   // to the contact is checked at the end of the statement.
   const query = sql<ResultRow>`
     WITH input AS MATERIALIZED (
-      SELECT x.*, gen_random_uuid() AS sid, coalesce(x.contact_id, gen_random_uuid()) AS cid
+      SELECT x.*, uuid_v7() AS sid, coalesce(x.contact_id, uuid_v7()) AS cid
       FROM jsonb_to_recordset(${json(input)}::jsonb) AS x(
         i integer, live_chat_id uuid, channel text, operator_id text, contact_id uuid, name text, phones text[], emails text[],
         account text, add_to text, peer text, consent_keys text[], batch_id uuid, recipient_index integer, recipient_lease timestamptz,

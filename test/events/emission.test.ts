@@ -117,6 +117,39 @@ describe('events written with the change', () => {
   });
 });
 
+describe('ids of what an initiation writes', () => {
+  /** The Unix milliseconds a version 7 UUID carries (its first 48 bits); fails for any other version. */
+  const msOf = (id: string): number => {
+    expect(id, id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    return parseInt(id.replaceAll('-', '').slice(0, 12), 16);
+  };
+
+  it('are time-ordered UUIDs (version 7) for contacts, sessions, messages and events, made when they are written', async () => {
+    const { liveChatId, operatorId } = await liveChatWithOperator(t.app, 'whatsapp');
+    const before = Date.now();
+    const contact = await call(t.app, 'POST', '/contacts', { name: 'Ordered Id' });
+    expect(contact.statusCode, contact.body).toBe(201);
+    const first = await call(t.app, 'POST', '/sessions', { liveChatId, operatorId, contactId: contact.data.id, account: newPhone(), message: { template } });
+    expect(first.statusCode, first.body).toBe(201);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const second = await call(t.app, 'POST', '/sessions', { liveChatId, operatorId, contact: { name: 'Ordered Inline' }, account: newPhone(), message: { template } });
+    expect(second.statusCode, second.body).toBe(201);
+    await waitUntil(async () => (await eventsOf(liveChatId)).length === 4 || undefined, { what: 'both sessions’ message.sent events' });
+    const after = Date.now();
+
+    const messages = await Promise.all([first, second].map(async (s) => (await call(t.app, 'GET', `/sessions/${s.data.id}/messages`)).data.items[0].id as string));
+    const ids = [contact.data.id, first.data.id, second.data.contactId, second.data.id, ...messages, ...(await eventsOf(liveChatId)).map((e) => e.id)];
+    for (const id of ids) {
+      const ms = msOf(id);
+      expect(ms, id).toBeGreaterThanOrEqual(before - 1_000);
+      expect(ms, id).toBeLessThanOrEqual(after + 1_000);
+    }
+    // Written 5 ms apart or more, the second session's id sorts after the first's.
+    expect(msOf(second.data.id)).toBeGreaterThan(msOf(first.data.id));
+    expect(second.data.id > first.data.id).toBe(true);
+  });
+});
+
 describe.skipIf(!process.env.DATABASE_URL)('reading the log while sessions are created at once (Postgres)', () => {
   it('gives a reader looping on nextCursor each of 50 concurrent sessions’ events exactly once', async () => {
     const { liveChatId, operatorId } = await liveChatWithOperator(t.app, 'email');
