@@ -10,12 +10,12 @@
 -- they do reveal the millisecond they were made, which the objects' createdAt shows anyway.
 -- Ids already issued stay as they are.
 CREATE FUNCTION uuid_v7() RETURNS uuid LANGUAGE sql VOLATILE PARALLEL SAFE AS $$
-  -- A random (version 4) UUID with its first 48 bits replaced by the time and its version
-  -- nibble turned from 4 (0100) into 7 (0111); the variant bits stay as they are.
+  -- A random (version 4) UUID with its first 48 bits replaced by the time (whole milliseconds,
+  -- truncated) and its version nibble turned from 4 (0100) into 7 (0111); the variant bits stay.
   SELECT encode(
     set_bit(set_bit(
       overlay(uuid_send(gen_random_uuid())
-        PLACING substring(int8send((extract(epoch FROM clock_timestamp()) * 1000)::bigint) FROM 3) FROM 1 FOR 6),
+        PLACING substring(int8send(floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint) FROM 3) FROM 1 FOR 6),
       52, 1), 53, 1),
     'hex')::uuid
 $$;
