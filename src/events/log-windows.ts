@@ -2,6 +2,7 @@ import { type Kysely, type Transaction, sql } from 'kysely';
 import type { Database } from '../db/types.js';
 import { eventJsonText } from '../domain/event.js';
 import { violatedUniqueConstraint } from '../db/errors.js';
+import { apiTime } from './snapshots.js';
 import type { AttemptResult } from './delivery-claims.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -69,7 +70,7 @@ export async function claimWindows(db: Db, options: { maxWindows: number; maxEve
       (extract(epoch FROM previous_secret_expires_at) * 1000)::float8 AS previous_ms,
       (extract(epoch FROM lease_until) * 1000)::float8 AS lease_ms,
       event_id, live_chat_id, type, data::text AS data,
-      to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS occurred_at
+      ${sql.raw(apiTime('occurred_at'))} AS occurred_at
     FROM claim_event_windows(${options.maxWindows}::integer, ${options.maxEvents}::integer, ${options.perSubscription}::integer, ${options.leaseMs}::integer)
   `.execute(db);
   const windows = new Map<string, LogWindow>();

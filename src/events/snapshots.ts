@@ -10,7 +10,7 @@ import type { EventType } from '../domain/event.js';
 // fields out of that, timestamps parsed back from text, cost four times as much per snapshot.
 
 /** A timestamp column as the API writes it: RFC 3339 in UTC, to the millisecond; NULL stays NULL. */
-const apiTime = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+export const apiTime = (column: string): string => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
 /** The Session JSON of the sessions row `s`, as jsonb. */
 function sessionJson(s: string): string {

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sql } from 'kysely';
 import { type TestApp, call, createTestApp } from '../support/app.js';
 import { liveChatWithOperator, newPhone } from '../support/fixtures.js';
 import { type HttpStandIn, waitUntil } from '../support/http-stand-in.js';
@@ -147,6 +148,17 @@ describe('ids of what an initiation writes', () => {
     // Written 5 ms apart or more, the second session's id sorts after the first's.
     expect(msOf(second.data.id)).toBeGreaterThan(msOf(first.data.id));
     expect(second.data.id > first.data.id).toBe(true);
+  });
+
+  it('carry the millisecond they were made in, truncated, never the next one', async () => {
+    // Each id is made before the clock is read beside it; a rounded time would name the next
+    // millisecond for about half of them. (On Postgres; PGlite's clock ticks in whole
+    // milliseconds, where the two agree.)
+    const { rows } = await sql<{ id: string; after: string }>`
+      SELECT uuid_v7()::text AS id, floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint::text AS after
+      FROM generate_series(1, 500)
+    `.execute(t.database.handle.db);
+    for (const row of rows) expect(msOf(row.id), row.id).toBeLessThanOrEqual(Number(row.after));
   });
 });
 
